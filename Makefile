@@ -8,7 +8,7 @@ TF_EXTRA ?= tf-cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install sync test nbtest pytest demo docs readme lab clean browser
+.PHONY: help install sync test nbtest pytest demo execute docs readme lab clean browser
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -45,6 +45,10 @@ test: sync nbtest pytest ## the full check: sync, notebook tests, pytest
 
 demo: install ## baselines on the default data: table, plots and report in results/demo
 	$(BIN)/textmine demo --out results/demo --force
+
+execute: install ## run every notebook at full size and keep its outputs (what the site and readers see)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 nbs/*.ipynb
+	$(BIN)/nbdev_clean
 
 docs: install ## build the documentation site into _site/ (offline)
 	$(BIN)/nbdev_proc_nbs
