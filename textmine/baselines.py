@@ -10,25 +10,26 @@ import time
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.dummy import DummyClassifier
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from .data import TextDataset, load_dataset
 from .metrics import classification_scores, clustering_scores
+from .preprocess import TextPreprocessor, make_tfidf
 
 # %% auto #0
 __all__ = ['tfidf_features', 'tfidf_logreg', 'majority_class', 'evaluate_classifier', 'tfidf_kmeans', 'evaluate_clustering']
 
 # %% ../nbs/03_baselines.ipynb #acc249cc
-def tfidf_features(language: str = "en",  # "en": word 1-2 grams; "zh": character 1-2 grams
+def tfidf_features(language: str = "en",  # "en": words (1-2 grams); "zh": characters (1-2 grams)
+                   ngram_range: tuple = (1, 2),  # smallest and largest n of the n-grams
+                   stopwords: str | None = None,  # None, or "default" for the language's stopword list
                    **kwargs,  # overrides passed to TfidfVectorizer
-                  ) -> TfidfVectorizer:
-    "The book's TF-IDF settings for a language."
-    if language not in ("en", "zh"): raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
-    base = dict(sublinear_tf=True, min_df=2, ngram_range=(1, 2), dtype=np.float32)
-    if language == "zh": base.update(analyzer="char", ngram_range=(1, 2))
-    return TfidfVectorizer(**{**base, **kwargs})
+                  ):
+    "The book's TF-IDF features: the preprocessing chapter's `make_tfidf`, ignoring terms seen in one document only."
+    analyzer = TextPreprocessor(language, tokens="chars" if language == "zh" else "words",
+                                ngram_range=ngram_range, stopwords=stopwords)
+    return make_tfidf(language, **{"analyzer": analyzer, "min_df": 2, **kwargs})
 
 def tfidf_logreg(language: str = "en",  # language of the texts
                  C: float = 10.0,  # inverse regularisation strength of the logistic regression
@@ -63,7 +64,7 @@ def tfidf_kmeans(k: int,  # number of clusters
     "TF-IDF + k-means: raw texts in, cluster ids out."
     if not isinstance(k, (int, np.integer)) or k < 2: raise ValueError(f"k must be an integer >= 2, got {k!r}")
     return Pipeline([("tfidf", tfidf_features(language, ngram_range=(1, 1), max_df=0.5,
-                                              stop_words="english" if language == "en" else None)),
+                                              stopwords="default" if language == "en" else None)),
                      ("kmeans", KMeans(k, n_init=n_init, random_state=seed))])
 
 def evaluate_clustering(model,  # anything with fit_predict(texts)

@@ -111,13 +111,13 @@ def carrier_path(carrier: str,  # name of the carrier distribution, a key of `CA
 # %% ../nbs/00_data.ipynb #7171ecb5
 def check_texts(texts, name: str = "texts") -> list[str]:
     "Return `texts` as a list of `str`; raise `TypeError` naming the first item that is not a string."
-    if isinstance(texts, str):
-        raise TypeError(f"{name} must be a list of strings, got a single str; wrap it in a list: [{texts[:30]!r}]")
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{name} must be a list of strings, got a single {type(texts).__name__}; wrap it in a list")
     try: texts = list(texts)
     except TypeError: raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
     for i, t in enumerate(texts):
         if not isinstance(t, str):
-            raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r}")
+            raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r:.60}")
     return texts
 
 # %% ../nbs/00_data.ipynb #71c30138
