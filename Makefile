@@ -51,7 +51,6 @@ execute: install ## run every notebook at full size and keep its outputs (what t
 	$(BIN)/nbdev_clean
 
 docs: install ## build the documentation site into _site/ (offline)
-	$(BIN)/nbdev_proc_nbs
 	$(BIN)/python docs/build.py
 
 readme: install ## regenerate README.md from nbs/index.ipynb
@@ -61,7 +60,7 @@ lab: install ## open the notebooks in JupyterLab
 	$(BIN)/jupyter lab --notebook-dir nbs
 
 browser: ## install headless Chromium for the docs browser test (Debian/Ubuntu, as root)
-	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium; the browser test will be skipped"; \

@@ -7,6 +7,10 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "docs: builds the documentation site and reads it in headless Chromium")
+
+
 class NetworkAccessed(RuntimeError):
     "Raised when code under test opens a network connection."
 

@@ -20,7 +20,8 @@ import textmine
 from .data import DATASETS, carrier_requirements, list_datasets, load_dataset
 
 # %% auto #0
-__all__ = ['environment', 'markdown_table', 'run_demo', 'format_demo_table', 'demo_report', 'build_parser', 'main']
+__all__ = ['environment', 'markdown_table', 'run_demo', 'format_demo_table', 'format_demo_markdown', 'demo_report',
+           'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #ef9fba06
 def environment() -> dict:
@@ -129,6 +130,10 @@ def format_demo_table(table: pd.DataFrame) -> str:
     return "\n\n".join(f"{title}\n{t.to_string(float_format=lambda v: f'{v:.3f}')}"
                        for title, t in _task_tables(table).items())
 
+def format_demo_markdown(table: pd.DataFrame) -> str:
+    "The demo results as markdown tables, one section per task."
+    return "\n\n".join(f"**{title}**\n\n{markdown_table(t)}" for title, t in _task_tables(table).items())
+
 def demo_report(table: pd.DataFrame, plots: list, result: dict) -> str:
     "The markdown report of a demo run."
     env = result["environment"]
@@ -136,8 +141,7 @@ def demo_report(table: pd.DataFrame, plots: list, result: dict) -> str:
              f"Seed {result['settings']['seed']}, quick={result['settings']['quick']}, "
              f"{result['total_seconds']:.0f} s on {env['cpus']} CPUs ({env['platform']}); "
              f"textmine {env['textmine']}, scikit-learn {env['scikit-learn']}.", ""]
-    for title, t in _task_tables(table).items(): parts += [f"## {title}", "", markdown_table(t), ""]
-    parts += ["## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    parts += [format_demo_markdown(table), "", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(parts) + "\n"
 
 # %% ../nbs/90_cli.ipynb #cd6007d0
