@@ -98,14 +98,10 @@ def run_demo(out: str | Path = "results/demo",  # folder for results.json, repor
     k = len(data.label_names)
     for model_name, model in (("random clusters", _RandomClusters(k, seed)), ("TF-IDF + KMeans", tfidf_kmeans(k, seed=seed))):
         say(f"clustering      bbc       {model_name} ...", flush=True)
-        if isinstance(model, _RandomClusters):
-            t0 = time.perf_counter(); pred = model.fit_predict(data.texts)
-            from textmine.metrics import clustering_scores
-            r = {**clustering_scores(data.labels, pred), "seconds": time.perf_counter() - t0}
-        else:
-            r = evaluate_clustering(model, data, seed=seed); pred = model[-1].labels_
+        r = evaluate_clustering(model, data, seed=seed)
         rows.append({"task": "clustering", "dataset": "bbc", "model": model_name, "acc": r["acc"], "nmi": r["nmi"],
                      "ari": r["ari"], "seconds": r["seconds"], "n_train": len(data), "n_test": len(data)})
+    pred = model[-1].labels_  # the last model is TF-IDF + KMeans
     save_confusion("bbc TF-IDF KMeans", data.labels, match_clusters(data.labels, pred), data.label_names)
 
     table = pd.DataFrame(rows)
