@@ -8,9 +8,8 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import re
-import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 

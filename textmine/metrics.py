@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-from itertools import permutations
 
 import numpy as np
 import pandas as pd
