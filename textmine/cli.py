@@ -20,8 +20,8 @@ import textmine
 from .data import DATASETS, carrier_requirements, list_datasets, load_dataset
 
 # %% auto #0
-__all__ = ['environment', 'markdown_table', 'run_demo', 'format_demo_table', 'format_demo_markdown', 'demo_report',
-           'build_parser', 'main']
+__all__ = ['BENCHMARKS', 'environment', 'markdown_table', 'run_demo', 'format_demo_table', 'format_demo_markdown', 'demo_report',
+           'run_benchmark', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #ef9fba06
 def environment() -> dict:
@@ -140,6 +140,36 @@ def demo_report(table: pd.DataFrame, plots: list, result: dict) -> str:
     parts += [format_demo_markdown(table), "", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(parts) + "\n"
 
+# %% ../nbs/90_cli.ipynb #d47ace10
+BENCHMARKS = {  # task -> "module:function"; the function takes (out, seeds, quick, verbose) and returns a dict
+    "embeddings": "textmine.word_vectors:benchmark_embeddings",
+}
+
+def run_benchmark(task: str,  # a key of `BENCHMARKS`
+                  out: str | Path = "results/bench",  # results go to out/task
+                  seeds=(0, 1, 2),  # seeds to repeat the measurement over
+                  quick: bool = False,  # small slices, to check that everything runs
+                  force: bool = False,  # overwrite an existing results folder
+                  verbose: bool = True,  # print progress
+                 ) -> dict:
+    "Run one chapter's benchmark and write `results.json` and `report.md` into `out/task`."
+    if task not in BENCHMARKS:
+        raise ValueError(f"task must be one of {sorted(BENCHMARKS)}, got {task!r}")
+    seeds = [int(s) for s in seeds]
+    if not seeds: raise ValueError("seeds must name at least one seed, got an empty list")
+    folder = _prepare_out(Path(out) / task, force)
+    module, name = BENCHMARKS[task].split(":")
+    import importlib
+    fn = getattr(importlib.import_module(module), name)
+    start = time.perf_counter()
+    result = fn(folder, seeds=seeds, quick=quick, verbose=verbose)
+    result.update(task=task, seeds=seeds, quick=quick, seconds=round(time.perf_counter() - start, 1),
+                  environment=environment())
+    (folder / "results.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+    (folder / "report.md").write_text(result.get("report", "") + "\n")
+    if verbose: print(f"wrote {folder / 'results.json'} and {folder / 'report.md'}")
+    return result
+
 # %% ../nbs/90_cli.ipynb #cd6007d0
 def _cmd_datasets(args) -> int:
     "Print the dataset table, or the pinned carrier requirements."
@@ -156,6 +186,15 @@ def _cmd_datasets(args) -> int:
 def _cmd_demo(args) -> int:
     "Run the demo."
     run_demo(args.out, seed=args.seed, quick=args.quick, force=args.force, verbose=not args.quiet)
+    return 0
+
+def _cmd_bench(args) -> int:
+    "Run the chosen benchmarks one after another."
+    tasks = args.tasks or list(BENCHMARKS)
+    unknown = [t for t in tasks if t not in BENCHMARKS]
+    if unknown: raise ValueError(f"unknown task {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    for task in tasks:
+        run_benchmark(task, args.out, seeds=args.seeds, quick=args.quick, force=args.force, verbose=not args.quiet)
     return 0
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--force", action="store_true", help="overwrite an existing results folder")
     m.add_argument("--quiet", action="store_true", help="print nothing but errors")
     m.set_defaults(func=_cmd_demo)
+    b = sub.add_parser("bench", help="run the measured comparisons the chapters report",
+                       description="Run the chapters' benchmarks (full data unless --quick) and write "
+                       "results.json and report.md for each into OUT/TASK.")
+    b.add_argument("tasks", nargs="*", metavar="TASK",
+                   help=f"which benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
+    b.add_argument("--out", default="results/bench", help="results folder (default: %(default)s)")
+    b.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to repeat over (default: 0 1 2)")
+    b.add_argument("--quick", action="store_true", help="small slices, to check that everything runs")
+    b.add_argument("--force", action="store_true", help="overwrite existing results")
+    b.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    b.set_defaults(func=_cmd_bench)
     return p
 
 def main(argv=None) -> int:
