@@ -334,6 +334,7 @@ class _PairStream:
         self.cdf = np.cumsum(noise_distribution(counts))
         self.n_words = int(np.sum(counts))  # in-vocabulary tokens per epoch, the unit of progress
         self.epoch, self.words_done, self.pairs_done = 0, 0, 0
+        self.progress = None  # a tqdm bar to advance by the words read (from the data thread: no per-step callback)
 
     def __call__(self) -> Iterator[dict]:
         "The next epoch (one pass over the corpus) as blocks of whole batches {w, c, weight, lr}, one block per chunk."
@@ -347,6 +348,7 @@ class _PairStream:
             c = np.concatenate([c[order, None], draw_negatives(self.cdf, (len(t), k), rng)], axis=1)
             t_left, c_left = np.concatenate([t_left, t[order]]), np.concatenate([c_left, c])
             done += len(ids)
+            if self.progress is not None: self.progress.update(len(ids))
             self.words_done = epoch * self.n_words + done
             lr = self.alpha - (self.alpha - self.min_alpha) * min(1.0, self.words_done / (self.epochs * self.n_words))
             n = len(t_left) // B * B
@@ -375,18 +377,6 @@ def _check_int(value, name: str, low: int = 1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
-
-class _WordProgress(keras.callbacks.Callback):
-    "A tqdm bar over the words processed so far."
-    def __init__(self, stream: _PairStream, every: int = 50):
-        super().__init__()
-        from tqdm.auto import tqdm
-        self.stream, self.every = stream, every
-        self.bar = tqdm(total=stream.epochs * stream.n_words, unit="word", unit_scale=True, desc="training")
-    def on_train_batch_end(self, batch, logs=None):
-        if batch % self.every == 0: self.bar.update(self.stream.words_done - self.bar.n)
-    def on_epoch_end(self, epoch, logs=None):
-        self.bar.set_postfix(loss=f"{logs['loss']:.3f}"); self.bar.update(self.stream.words_done - self.bar.n)
 
 def _check_corpus(corpus):
     "A corpus must be re-iterable (a list, or e.g. a LineCorpus): training reads it once per epoch."
@@ -459,16 +449,19 @@ class Word2Vec:
                              seed=self.seed)
         self.model_ = SkipGramNS(len(words), self.vector_size, seed=self.seed)
         self.model_.compile(optimizer=keras.optimizers.SGD(learning_rate=self.alpha), jit_compile=True)
-        callbacks = [_WordProgress(stream)] if self.verbose else []
+        if self.verbose:
+            from tqdm.auto import tqdm
+            stream.progress = tqdm(total=self.epochs * stream.n_words, unit="word", unit_scale=True, desc="training")
         data, losses = stream.dataset(), []
         start = time.perf_counter()
         for epoch in range(self.epochs):  # one fit per epoch: each pass has its own, random, number of batches
             with warnings.catch_warnings():  # Keras notes the end of a generator's data, which is expected here
                 warnings.filterwarnings("ignore", message="Your input ran out of data")
-                history = self.model_.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+                history = self.model_.fit(data, epochs=1, verbose=0, shuffle=False)
             losses.append(float(history.history["loss"][-1]))
+            if stream.progress is not None: stream.progress.set_postfix(loss=f"{losses[-1]:.3f}")
         self.training_seconds_ = time.perf_counter() - start
-        if callbacks: callbacks[0].bar.close()
+        if stream.progress is not None: stream.progress.close()
         self.history_ = {"loss": losses}
         self.n_pairs_ = stream.pairs_done
         self.wv = KeyedVectors(words, self.model_.W.embeddings.numpy(), counts)
