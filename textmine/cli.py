@@ -143,6 +143,7 @@ def demo_report(table: pd.DataFrame, plots: list, result: dict) -> str:
 # %% ../nbs/90_cli.ipynb #d47ace10
 BENCHMARKS = {  # task -> "module:function"; the function takes (out, seeds, quick, verbose) and returns a dict
     "embeddings": "textmine.word_vectors:benchmark_embeddings",
+    "attention": "textmine.attention:benchmark_attention",
 }
 
 def run_benchmark(task: str,  # a key of `BENCHMARKS`

