@@ -58,7 +58,7 @@ def embedding_matrix(vectors: KeyedVectors,  # pretrained vectors
     M[[i for i, w in enumerate(vocabulary) if w == ""]] = 0.0
     report = {"words": int(real.sum()), "found": int((found & real).sum()),
               "coverage": float((found & real).sum() / max(real.sum(), 1)),
-              "missing": [w for w, f, r in zip(vocabulary, found, real) if r and not f]}
+              "missing": [str(w) for w, f, r in zip(vocabulary, found, real) if r and not f]}
     return M, report
 
 # %% ../nbs/05_word_vectors.ipynb #cfd1d045
