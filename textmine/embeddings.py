@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -21,9 +20,9 @@ from .data import check_texts
 from .preprocess import TextPreprocessor
 
 # %% auto #0
-__all__ = ['KeyedVectors', 'corpus_tokens', 'build_vocab', 'keep_probability', 'noise_distribution', 'draw_negatives',
-           'skipgram_pairs', 'sgns_loss', 'sgns_score_gradient', 'SkipGramNS', 'LineCorpus', 'Word2Vec',
-           'cooccurrence_matrix', 'glove_weight', 'glove_squared_error', 'GloVeModel', 'GloVe']
+__all__ = ['KeyedVectors', 'corpus_tokens', 'build_vocab', 'keep_probability', 'noise_distribution', 'noise_table',
+           'draw_negatives', 'skipgram_pairs', 'sgns_loss', 'sgns_score_gradient', 'SkipGramNS', 'LineCorpus',
+           'Word2Vec', 'cooccurrence_matrix', 'glove_weight', 'glove_squared_error', 'GloVeModel', 'GloVe']
 
 # %% ../nbs/04_embeddings.ipynb #4e171f35
 class KeyedVectors:
@@ -194,12 +193,20 @@ def noise_distribution(counts,  # corpus count of every vocabulary word
     p = np.asarray(counts, dtype=np.float64) ** power
     return p / p.sum()
 
-def draw_negatives(cdf,  # cumulative sum of the noise distribution
+def noise_table(p,  # the noise distribution P_n over word ids
+                size: int | None = None,  # slots; default 1,000 per word, at most 10 million
+               ) -> np.ndarray:
+    "word2vec's unigram table: word w fills about size * P_n(w) consecutive slots (inverse CDF at the slot centres)."
+    size = size or int(min(10_000_000, 1000 * len(p)))
+    cdf = np.cumsum(p)
+    return np.minimum(np.searchsorted(cdf, (np.arange(size) + 0.5) / size, side="right"), len(p) - 1).astype(np.int32)
+
+def draw_negatives(table,  # a `noise_table`
                    shape,  # shape of the array of word ids to draw
                    rng: np.random.Generator,  # the random generator
                   ) -> np.ndarray:
-    "Word ids drawn from the noise distribution by inverse-CDF sampling."
-    return np.minimum(np.searchsorted(cdf, rng.random(shape), side="right"), len(cdf) - 1).astype(np.int32)
+    "Word ids drawn from the noise distribution: the words in uniformly drawn slots of the table."
+    return table[rng.integers(0, len(table), shape)]
 
 def skipgram_pairs(ids,  # word ids of consecutive tokens (one chunk of the corpus)
                    doc_ids,  # the document each token belongs to: windows never cross documents
@@ -280,6 +287,21 @@ class SkipGramNS(keras.Model):
         self.loss_tracker.update_state(sgns_loss(s), sample_weight=weight)  # mean loss per pair over the epoch
         return {"loss": self.loss_tracker.result()}
 
+    def fit_blocks(self,
+                   blocks: Iterable[dict],  # blocks of whole batches {w, c, weight, lr}, as `_PairStream` yields them
+                  ) -> float:
+        "Run the XLA-compiled `train_step` once per batch of each numpy block; returns the mean loss per pair."
+        import tensorflow as tf
+        if not self.built: self({"w": np.zeros(1, np.int32), "c": np.zeros((1, 2), np.int32)})
+        if not self.optimizer.built: self.optimizer.build(self.trainable_variables)
+        if getattr(self, "_compiled_step", None) is None:
+            self._compiled_step = tf.function(self.train_step, jit_compile=True)
+        self.loss_tracker.reset_state()
+        for block in blocks:
+            for j in range(len(block["w"])):
+                self._compiled_step({key: value[j] for key, value in block.items()})
+        return float(self.loss_tracker.result())
+
     def get_config(self):
         return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "seed": self.seed}
 
@@ -331,7 +353,7 @@ class _PairStream:
         self.docs, self.window, self.negative, self.batch_size = docs, window, negative, batch_size
         self.epochs, self.alpha, self.min_alpha, self.seed, self.chunk_tokens = epochs, alpha, min_alpha, seed, chunk_tokens
         self.keep_prob = keep_probability(counts, sample, n_words).astype(np.float32)
-        self.cdf = np.cumsum(noise_distribution(counts))
+        self.table = noise_table(noise_distribution(counts))
         self.n_words = int(np.sum(counts))  # in-vocabulary tokens per epoch, the unit of progress
         self.epoch, self.words_done, self.pairs_done = 0, 0, 0
         self.progress = None  # a tqdm bar to advance by the words read (from the data thread: no per-step callback)
@@ -345,7 +367,7 @@ class _PairStream:
         for ids, doc_ids in _chunks(self.docs, self.chunk_tokens):
             t, c = skipgram_pairs(ids, doc_ids, self.window, rng, self.keep_prob)
             order = rng.permutation(len(t))
-            c = np.concatenate([c[order, None], draw_negatives(self.cdf, (len(t), k), rng)], axis=1)
+            c = np.concatenate([c[order, None], draw_negatives(self.table, (len(t), k), rng)], axis=1)
             t_left, c_left = np.concatenate([t_left, t[order]]), np.concatenate([c_left, c])
             done += len(ids)
             if self.progress is not None: self.progress.update(len(ids))
@@ -452,13 +474,9 @@ class Word2Vec:
         if self.verbose:
             from tqdm.auto import tqdm
             stream.progress = tqdm(total=self.epochs * stream.n_words, unit="word", unit_scale=True, desc="training")
-        data, losses = stream.dataset(), []
-        start = time.perf_counter()
-        for epoch in range(self.epochs):  # one fit per epoch: each pass has its own, random, number of batches
-            with warnings.catch_warnings():  # Keras notes the end of a generator's data, which is expected here
-                warnings.filterwarnings("ignore", message="Your input ran out of data")
-                history = self.model_.fit(data, epochs=1, verbose=0, shuffle=False)
-            losses.append(float(history.history["loss"][-1]))
+        losses, start = [], time.perf_counter()
+        for epoch in range(self.epochs):  # stream() makes the next epoch's blocks while they are consumed
+            losses.append(self.model_.fit_blocks(stream()))
             if stream.progress is not None: stream.progress.set_postfix(loss=f"{losses[-1]:.3f}")
         self.training_seconds_ = time.perf_counter() - start
         if stream.progress is not None: stream.progress.close()
