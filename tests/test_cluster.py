@@ -190,3 +190,9 @@ def test_benchmark_registered_and_runs(tmp_path):
     assert {"TF-IDF KMeans", "LSA KMeans", "AE + KMeans (TF-IDF top 2000)", "DEC (TF-IDF top 2000)"} <= models
     assert all(0 <= r["acc"] <= 1 and r["n"] == 60 for r in res["rows"])
     assert "| dataset | model |" in res["report"] and "Targets" in res["report"]
+
+
+@pytest.mark.parametrize("texts", [[], ["", "  "], ["the and of", "a an the"]])
+def test_empty_documents_give_clear_errors(texts):
+    with pytest.raises(ValueError, match="empty vocabulary"):
+        document_features("lsa").fit_transform(texts)
