@@ -1,0 +1,157 @@
+"""Equation checks of the recurrent-networks chapter: numpy cells against Keras' SimpleRNN, LSTM and GRU."""
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from textmine.data import load_dataset
+from textmine.embeddings import KeyedVectors
+from textmine.preprocess import tokenize
+from textmine.rnn import (embed_texts, gru_gates, gru_step, layer_params, lstm_gates, lstm_step, plot_gradient_norms,
+                          rnn_step, run_cell, simple_rnn_weights, state_gradient_norms)
+
+
+@pytest.fixture(scope="module")
+def sentences():
+    "Ten MR sentences embedded with a random 16-d vector per word, padded to the longest, and their mask."
+    texts = load_dataset("mr").texts[:10]
+    words = sorted({w.lower() for t in texts for w in tokenize(t)})
+    vectors = KeyedVectors(words, np.random.default_rng(0).normal(size=(len(words), 16)))
+    X, mask = embed_texts(texts, vectors, length=40)
+    assert mask.sum(1).min() < 40 and mask.all(1).sum() < len(texts)   # there is padding to skip
+    return X, mask
+
+
+def randomized(layer, X, mask):
+    "Build `layer` on X and give every weight (biases included) random values."
+    layer(X, mask=mask)
+    rng = np.random.default_rng(1)
+    for w in layer.weights: w.assign(rng.normal(scale=0.4, size=w.shape))
+    return layer
+
+
+LAYERS = {
+    "simple-tanh": lambda: keras.layers.SimpleRNN(12, return_sequences=True, return_state=True),
+    "simple-sigmoid": lambda: keras.layers.SimpleRNN(12, activation="sigmoid", return_sequences=True, return_state=True),
+    "lstm": lambda: keras.layers.LSTM(12, return_sequences=True, return_state=True),
+    "gru-reset-after": lambda: keras.layers.GRU(12, return_sequences=True, return_state=True),
+    "gru-reset-before": lambda: keras.layers.GRU(12, reset_after=False, return_sequences=True, return_state=True),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_cells_equal_keras_with_padding(sentences, name):
+    X, mask = sentences
+    layer = randomized(LAYERS[name](), X, mask)
+    y, *states = (keras.ops.convert_to_numpy(t) for t in layer(X, mask=mask))
+    cell, params, kw = layer_params(layer)
+    H, final = run_cell(cell, X, params, mask=mask, **kw)
+    assert H.shape == y.shape == (len(X), 40, 12)
+    np.testing.assert_allclose(H, y, atol=1e-5)
+    for s, f in zip(states, final): np.testing.assert_allclose(f, s, atol=1e-5)
+    # a masked step keeps the state: each sentence's final state equals running it alone without padding
+    i = int(np.argmin(mask.sum(1)))
+    alone = run_cell(cell, X[i:i + 1, :mask[i].sum()], params, **kw)[1]
+    for a, f in zip(alone, final): np.testing.assert_allclose(a[0], f[i], atol=1e-12)
+
+
+def test_last_output_without_return_sequences(sentences):
+    X, mask = sentences
+    layer = randomized(keras.layers.GRU(8), X, mask)
+    H, _ = run_cell("gru", X, gru_gates(layer), mask=mask, reset_after=True)
+    np.testing.assert_allclose(H[:, -1], keras.ops.convert_to_numpy(layer(X, mask=mask)), atol=1e-5)
+
+
+def test_gru_update_conventions(sentences):
+    X, mask = sentences
+    layer = randomized(keras.layers.GRU(8, return_sequences=True), X, mask)
+    y = keras.ops.convert_to_numpy(layer(X, mask=mask))
+    p = gru_gates(layer)
+    write = run_cell("gru", X, p, mask=mask, update="write")[0]
+    assert np.abs(write - y).max() > 0.1                        # the other convention with Keras' weights is wrong
+    flipped = {**p, "W_xz": -p["W_xz"], "W_hz": -p["W_hz"], "b_z": -p["b_z"]}
+    np.testing.assert_allclose(run_cell("gru", X, flipped, mask=mask, update="write")[0], y, atol=1e-5)
+    textbook = run_cell("gru", X, {**p, "b_h": p["b_xh"] + p["b_hh"]}, mask=mask, reset_after=False)[0]
+    assert np.abs(textbook - y).max() > 1e-2                     # reset before != reset after
+
+
+def test_lstm_gate_order_read_from_keras():
+    n, d = 5, 3
+    layer = keras.layers.LSTM(n, return_state=True)
+    layer(np.zeros((1, 2, d), "float32"))
+    b = np.zeros(4 * n, "float32"); b[n:2 * n], b[:n] = 30.0, -30.0          # f open, i shut
+    layer.cell.bias.assign(b)
+    C_0 = np.random.default_rng(0).normal(size=(2, n)).astype("float32")
+    x = np.random.default_rng(1).normal(size=(2, 6, d)).astype("float32")
+    _, _, C_T = layer(x, initial_state=[np.zeros((2, n), "float32"), C_0])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(C_T), C_0, atol=1e-6)
+    g = lstm_gates(layer)
+    assert (g["b_f"] == 30).all() and (g["b_i"] == -30).all() and (g["b_c"] == 0).all() and (g["b_o"] == 0).all()
+    K = keras.ops.convert_to_numpy(layer.cell.kernel)
+    np.testing.assert_array_equal(np.concatenate([g["W_xi"], g["W_xf"], g["W_xc"], g["W_xo"]], 1), K)
+
+
+def test_gru_bias_rows():
+    layer = keras.layers.GRU(4)
+    layer(np.zeros((1, 2, 3), "float32"))
+    b = np.arange(24, dtype="float32").reshape(2, 12)
+    layer.cell.bias.assign(b)
+    g = gru_gates(layer)
+    np.testing.assert_array_equal(g["b_z"], b[0, :4] + b[1, :4])
+    np.testing.assert_array_equal(g["b_r"], b[0, 4:8] + b[1, 4:8])
+    np.testing.assert_array_equal(g["b_xh"], b[0, 8:]); np.testing.assert_array_equal(g["b_hh"], b[1, 8:])
+    assert set(gru_gates(randomized(keras.layers.GRU(4, reset_after=False), np.zeros((1, 2, 3), "float32"), None))) >= {"b_h"}
+
+
+def test_step_shapes_and_sigmoid_form():
+    rng = np.random.default_rng(0)
+    p = {"W_xh": rng.normal(size=(3, 2)), "W_hh": rng.normal(size=(2, 2)), "b_h": rng.normal(size=2)}
+    x, h = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    out, (state,) = rnn_step(x, (h,), p, activation="sigmoid")
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-(x @ p["W_xh"] + h @ p["W_hh"] + p["b_h"]))), atol=1e-12)
+    assert ((0 < out) & (out < 1)).all() and out is state
+
+
+def test_gradient_norms_fall_on_contracting_matrix(sentences):
+    X, mask = sentences
+    Xr = X[:2, :10]
+    assert mask[:2, :10].all()                                               # ten real tokens each
+    Q = np.linalg.qr(np.random.default_rng(0).normal(size=(6, 6)))[0]
+    layer = keras.layers.SimpleRNN(6)
+    layer(Xr[:1])
+    layer.cell.recurrent_kernel.assign(0.5 * Q)
+    g = state_gradient_norms(layer, Xr)
+    assert g.shape == (len(Xr), 10)
+    np.testing.assert_allclose(g[:, 0], np.sqrt(6), rtol=1e-6)              # dh_T/dh_T = I
+    assert (np.diff(g, axis=1) < 0).all()                                    # |tanh'| <= 1 and ||0.5 Q|| = 0.5
+    assert (g[:, 1:] <= np.sqrt(6) * 0.5 ** np.arange(1, 10) * (1 + 1e-5)).all()
+    lin = keras.layers.SimpleRNN(6, activation="linear"); lin(Xr[:1]); lin.cell.recurrent_kernel.assign(1.5 * Q)
+    np.testing.assert_allclose(state_gradient_norms(lin, Xr)[0], np.sqrt(6) * 1.5 ** np.arange(10), rtol=1e-4)
+    lstm = state_gradient_norms(keras.layers.LSTM(6), Xr)
+    assert lstm.shape == (len(Xr), 10) and np.isfinite(lstm).all()
+    ax = plot_gradient_norms({"simple": g, "lstm": lstm})
+    assert len(ax.lines) == 2 and ax.get_yscale() == "log"
+
+
+def test_bad_input_raises_clear_errors(sentences):
+    X, mask = sentences
+    p = {"W_xh": np.zeros((16, 2)), "W_hh": np.zeros((2, 2)), "b_h": np.zeros(2)}
+    with pytest.raises(ValueError, match="cell must be one of 'simple', 'lstm', 'gru', got 'elman'"): run_cell("elman", X, p)
+    with pytest.raises(ValueError, match=r"X must be 3-d \(batch, time, features\), got shape \(40, 16\)"): run_cell("simple", X[0], p)
+    with pytest.raises(ValueError, match=r"mask must have shape \(10, 40\)"): run_cell("simple", X, p, mask=mask[:, :5])
+    with pytest.raises(ValueError, match="missing b_h"): run_cell("simple", X, {"W_xh": p["W_xh"], "W_hh": p["W_hh"]})
+    with pytest.raises(ValueError, match="activation must be one of .* got 'relu'"): rnn_step(X[:, 0], (np.zeros((10, 2)),), p, activation="relu")
+    with pytest.raises(ValueError, match="update must be 'keep' or 'write', got 'swap'"): gru_step(X[:, 0], (np.zeros((10, 2)),), {}, update="swap")
+    with pytest.raises(ValueError, match="missing W_xi"): lstm_step(X[:, 0], (np.zeros((10, 2)),) * 2, {})
+    with pytest.raises(TypeError, match="params must be a dict"): rnn_step(X[:, 0], (np.zeros((10, 2)),), [1, 2])
+    with pytest.raises(ValueError, match="state of a lstm cell must hold 2 arrays, got 1"):
+        run_cell("lstm", X, {"W_hi": np.zeros((2, 2))}, state=(np.zeros((10, 2)),))
+    with pytest.raises(TypeError, match="layer must be a keras.layers.LSTM, got GRU"): lstm_gates(keras.layers.GRU(2))
+    with pytest.raises(ValueError, match="is not built yet"): simple_rnn_weights(keras.layers.SimpleRNN(2))
+    with pytest.raises(ValueError, match="activation='tanh'"): layer_params(keras.layers.GRU(2, activation="relu"))
+    with pytest.raises(TypeError, match="got Dense"): state_gradient_norms(keras.layers.Dense(2), X)
+    with pytest.raises(ValueError, match=r"X must be 3-d .* got shape \(40, 16\)"): state_gradient_norms(keras.layers.LSTM(2), X[0])
+    with pytest.raises(ValueError, match="length must be a positive integer, got 0"):
+        embed_texts(["a"], KeyedVectors(["a"], np.zeros((1, 2))), length=0)
+    with pytest.raises(TypeError, match="vectors must be KeyedVectors"): embed_texts(["a"], {"a": [0.0]}, length=3)
+    with pytest.raises(ValueError, match="norms must be a non-empty dict"): plot_gradient_norms({})
