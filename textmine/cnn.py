@@ -322,7 +322,7 @@ def top_ngrams(clf: TextCNNClassifier,  # a fitted classifier
         offset += m.shape[-1]
     return pd.DataFrame(rows).sort_values("lean", ascending=False).head(n_filters).reset_index(drop=True)
 
-# %% ../nbs/06_cnn.ipynb #493429c4
+# %% ../nbs/06_cnn.ipynb #2450421b
 _BENCH = {  # benchmark name -> dataset, language, TextCNN settings and Kim's (2014) accuracies (%)
     "mr": dict(dataset="mr", language="en", sequence_length=56, kim={"rand": 76.1, "static": 81.0, "non-static": 81.5, "multichannel": 81.1}),
     "trec": dict(dataset="trec", language="en", sequence_length=32, kim={"rand": 91.2, "static": 92.8, "non-static": 93.6, "multichannel": 92.2}),
@@ -383,5 +383,7 @@ def benchmark_cnn(out,  # results folder (nothing is written here; the caller wr
         "mean ± std over seeds. TextCNN: widths 3/4/5 x 100 maps, ReLU, max-over-time, dropout 0.5, max-norm 3, Adam, "
         "at most 10 epochs with early stopping on 10% of the training texts; pretrained variants use GloVe 6B-50d. "
         "Kim (2014) reports 10-fold CV on MR and the official TREC test set, with 300-d word2vec.", "",
-        markdown_table(table)])
+        markdown_table(table)] + ([
+        "", f"Not in this run: {', '.join(c for c in _BENCH if c not in corpora)}; `textmine bench cnn` runs every corpus."]
+        if set(corpora) != set(_BENCH) else []))
     return {"rows": rows, "summary": table.reset_index().to_dict("records"), "report": report}
