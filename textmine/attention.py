@@ -11,11 +11,10 @@ import time
 import numpy as np
 import keras
 from keras import ops
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from .data import check_texts, load_dataset
+from .classifier import KerasTextClassifier, check_choice, check_int, check_rate, classifier_inputs
+from .data import load_dataset
 from .metrics import set_seed
 
 # %% auto #0
@@ -67,25 +66,6 @@ def scaled_dot_product_attention(Q,  # queries (..., n, d_k)
     A = attention_weights(Q, K, mask)
     return ops.matmul(A, V), A
 
-# %% ../nbs/08a_attention.ipynb #e569838e
-def _check_int(value, name: str, low: int = 1) -> int:
-    "`value` as an int >= `low`, or a ValueError naming the argument and the value received."
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-def _check_rate(value, name: str) -> float:
-    "`value` as a float in [0, 1), or a ValueError naming the argument and the value received."
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-def _check_choice(value, name: str, choices: tuple):
-    "`value` if it is one of `choices`, else a ValueError listing them."
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
 # %% ../nbs/08a_attention.ipynb #523e1785
 @keras.saving.register_keras_serializable(package="textmine")
 class MultiHeadAttention(keras.layers.Layer):
@@ -98,10 +78,10 @@ class MultiHeadAttention(keras.layers.Layer):
                  use_bias: bool = True,  # add the biases b^Q, b^K, b^V, b^O
                  **kwargs):
         super().__init__(**kwargs)
-        self.num_heads = _check_int(num_heads, "num_heads")
-        self.key_dim = _check_int(key_dim, "key_dim")
-        self.value_dim = self.key_dim if value_dim is None else _check_int(value_dim, "value_dim")
-        self.dropout = _check_rate(dropout, "dropout")
+        self.num_heads = check_int(num_heads, "num_heads")
+        self.key_dim = check_int(key_dim, "key_dim")
+        self.value_dim = self.key_dim if value_dim is None else check_int(value_dim, "value_dim")
+        self.dropout = check_rate(dropout, "dropout")
         self.use_bias = bool(use_bias)
         self.attention_dropout = keras.layers.Dropout(self.dropout)
 
@@ -151,7 +131,7 @@ def softmax_saturation(d_k: int,  # size of the query and key vectors
                        seed: int = 0,  # seed of the random vectors
                       ) -> dict:
     "How peaked softmax(q.k / s) is for standard-normal q and k: score std, mean max weight, relative entropy, Jacobian norm."
-    _check_int(d_k, "d_k"); _check_int(n_keys, "n_keys", 2); _check_int(n_queries, "n_queries")
+    check_int(d_k, "d_k"); check_int(n_keys, "n_keys", 2); check_int(n_queries, "n_queries")
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((n_queries, 1, d_k))
     k = rng.standard_normal((n_queries, n_keys, d_k))
@@ -168,7 +148,7 @@ def sinusoidal_encoding(length: int,  # number of positions, pos = 0 .. length -
                         base: float = 10000.0,  # the longest wavelength is 2 pi base
                        ) -> np.ndarray:
     "The (length, d_model) sinusoidal position matrix: PE[pos, 2i] = sin(pos / base^(2i/d)), PE[pos, 2i+1] = cos(...)."
-    _check_int(length, "length"); _check_int(d_model, "d_model", 2)
+    check_int(length, "length"); check_int(d_model, "d_model", 2)
     if d_model % 2: raise ValueError(f"d_model must be even, got {d_model!r}")
     pos = np.arange(length)[:, None]
     angle = pos / base ** (np.arange(0, d_model, 2)[None, :] / d_model)   # (length, d_model / 2)
@@ -199,8 +179,8 @@ class PositionEmbedding(keras.layers.Layer):
                  kind: str = "learned",  # "learned" or "sinusoidal"
                  **kwargs):
         super().__init__(**kwargs)
-        self.max_length = _check_int(max_length, "max_length")
-        self.kind = _check_choice(kind, "kind", ("learned", "sinusoidal"))
+        self.max_length = check_int(max_length, "max_length")
+        self.kind = check_choice(kind, "kind", ("learned", "sinusoidal"))
 
     def build(self, input_shape):
         d = input_shape[-1]
@@ -234,10 +214,10 @@ class TransformerEncoderBlock(keras.layers.Layer):
                  epsilon: float = 1e-6,  # layer normalisation epsilon (BERT: 1e-12)
                  **kwargs):
         super().__init__(**kwargs)
-        self.num_heads = _check_int(num_heads, "num_heads")
-        self.ff_dim = _check_int(ff_dim, "ff_dim")
-        self.dropout = _check_rate(dropout, "dropout")
-        self.attention_dropout = self.dropout if attention_dropout is None else _check_rate(attention_dropout, "attention_dropout")
+        self.num_heads = check_int(num_heads, "num_heads")
+        self.ff_dim = check_int(ff_dim, "ff_dim")
+        self.dropout = check_rate(dropout, "dropout")
+        self.attention_dropout = self.dropout if attention_dropout is None else check_rate(attention_dropout, "attention_dropout")
         self.activation = activation
         try: keras.activations.get(activation)
         except ValueError: raise ValueError(f"activation must name a Keras activation, got {activation!r}") from None
@@ -298,37 +278,8 @@ class MeanPooling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[-1])
 
-# %% ../nbs/08a_attention.ipynb #927b7cff
-def _classifier_inputs(X, y=None):
-    "Texts as a list of str and labels as a 1-d array, with errors that name the argument."
-    X = check_texts(X, "X")
-    if not X: raise ValueError("X is empty: pass at least one text")
-    if y is None: return X, None
-    y = np.asarray(y).reshape(-1)
-    if len(y) != len(X): raise ValueError(f"y has {len(y)} labels but X has {len(X)} texts")
-    return X, y
-
-def _validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    "Stratified train/validation indices (no validation part when `fraction` is 0 or the data are too small)."
-    idx = np.arange(len(y))
-    n_val = int(round(fraction * len(y)))
-    if n_val < 1 or len(y) - n_val < 1: return idx, idx[:0]
-    _, counts = np.unique(y, return_counts=True)
-    strat = y if counts.min() >= 2 and n_val >= len(counts) else None
-    tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=strat)
-    return np.sort(tr), np.sort(va)
-
-class _BestWeights(keras.callbacks.Callback):
-    "Keep the weights of the epoch with the highest validation accuracy and restore them at the end."
-    def on_train_begin(self, logs=None): self.best, self.weights = -np.inf, None
-    def on_epoch_end(self, epoch, logs=None):
-        score = (logs or {}).get("val_accuracy")
-        if score is not None and score > self.best: self.best, self.weights = score, self.model.get_weights()
-    def on_train_end(self, logs=None):
-        if self.weights is not None: self.model.set_weights(self.weights)
-
 # %% ../nbs/08a_attention.ipynb #24752e4b
-class TransformerClassifier(ClassifierMixin, BaseEstimator):
+class TransformerClassifier(KerasTextClassifier):
     "A small Transformer encoder trained from scratch on raw texts: token + position embeddings, encoder blocks, mean pooling, softmax."
     def __init__(self,
                  max_tokens: int = 20000,  # vocabulary size, including padding and [UNK]
@@ -352,77 +303,43 @@ class TransformerClassifier(ClassifierMixin, BaseEstimator):
         self.epochs, self.batch_size, self.learning_rate, self.weight_decay = epochs, batch_size, learning_rate, weight_decay
         self.validation_fraction, self.seed, self.verbose = validation_fraction, seed, verbose
 
+    _int_params = KerasTextClassifier._int_params + ("d_model", "num_heads", "ff_dim", "num_layers")
+
     def _check_params(self):
-        for name in ("max_tokens", "sequence_length", "d_model", "num_heads", "ff_dim", "num_layers", "epochs", "batch_size"):
-            _check_int(getattr(self, name), name)
-        _check_int(self.seed, "seed", 0)
-        _check_rate(self.dropout, "dropout"); _check_rate(self.validation_fraction, "validation_fraction")
-        _check_choice(self.positions, "positions", ("learned", "sinusoidal"))
+        super()._check_params()
+        check_rate(self.dropout, "dropout")
+        check_choice(self.positions, "positions", ("learned", "sinusoidal"))
         if self.d_model % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} must divide d_model={self.d_model}")
         if self.positions == "sinusoidal" and self.d_model % 2:
             raise ValueError(f"sinusoidal positions need an even d_model, got {self.d_model}")
 
-    def _build(self):
-        "The vectorizer, the Keras classifier and a model that returns every block's attention weights."
-        from keras.layers import TextVectorization
-        self.vectorizer_ = TextVectorization(vocabulary=self.vocabulary_[2:], output_mode="int",
-                                             output_sequence_length=self.sequence_length)
+    def _optimizer(self): return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
+
+    def _network(self) -> keras.Model:
+        "Token ids -> token + position embeddings -> encoder blocks -> final norm -> mean pooling -> logits."
         ids = keras.Input((self.sequence_length,), dtype="int32", name="token_ids")
         mask = ops.not_equal(ids, 0)
         x = keras.layers.Embedding(len(self.vocabulary_), self.d_model, name="token_embedding")(ids)
         x = PositionEmbedding(self.sequence_length, self.positions, name="position_embedding")(x)
         x = keras.layers.Dropout(self.dropout)(x)
-        scores = []
         for i in range(self.num_layers):
-            x, A = TransformerEncoderBlock(self.num_heads, self.ff_dim, self.dropout, name=f"encoder_{i}")(
+            x, _ = TransformerEncoderBlock(self.num_heads, self.ff_dim, self.dropout, name=f"encoder_{i}")(
                 x, padding_mask=mask, return_attention_scores=True)
-            scores.append(A)
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
         x = keras.layers.Dropout(self.dropout)(MeanPooling(name="mean_pooling")(x, padding_mask=mask))
         logits = keras.layers.Dense(len(self.classes_), name="classifier")(x)
-        self.model_ = keras.Model(ids, logits, name="transformer_classifier")
-        self._attention_model = keras.Model(ids, scores, name="attention_maps")
+        return keras.Model(ids, logits, name="transformer_classifier")
 
-    def _ids(self, texts) -> np.ndarray:
-        return ops.convert_to_numpy(self.vectorizer_(texts)).astype("int32")
-
-    def fit(self, X, y):
-        "Learn the vocabulary and train the network on texts `X` with labels `y`; returns self."
-        X, y = _classifier_inputs(X, y)
-        self._check_params()
-        set_seed(self.seed)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        tr, va = _validation_split(y_idx, self.validation_fraction, self.seed)
-        from textmine.preprocess import make_text_vectorizer
-        vocab = make_text_vectorizer([X[i] for i in tr], max_tokens=self.max_tokens).get_vocabulary()
-        self.vocabulary_ = [str(w) for w in vocab]
-        self._build()
-        ids = self._ids(X)
-        self.model_.compile(optimizer=keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay),
-                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-        val = (ids[va], y_idx[va]) if len(va) else None
-        hist = self.model_.fit(ids[tr], y_idx[tr], validation_data=val, epochs=self.epochs, batch_size=self.batch_size,
-                               shuffle=True, verbose=self.verbose, callbacks=[_BestWeights()] if val else [])
-        self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        "Class probabilities, one row per text, columns in the order of `classes_`."
-        check_is_fitted(self, "model_")
-        X, _ = _classifier_inputs(X)
-        logits = self.model_.predict(self._ids(X), batch_size=256, verbose=0)
-        return ops.convert_to_numpy(ops.softmax(logits, axis=-1))
-
-    def predict(self, X) -> np.ndarray:
-        "The most probable class of each text."
-        check_is_fitted(self, "model_")
-        return self.classes_[self.predict_proba(X).argmax(1)]
+    def _after_load(self):
+        "A second model on the same layers that returns every block's attention weights."
+        scores = [self.model_.get_layer(f"encoder_{i}").output[1] for i in range(self.num_layers)]
+        self._attention_model = keras.Model(self.model_.inputs, scores, name="attention_maps")
 
     def attention_maps(self, X) -> list[dict]:
         "For each text: its tokens and the attention weights of every block and head, shape (layers, heads, n, n)."
         check_is_fitted(self, "model_")
-        X, _ = _classifier_inputs(X)
+        X, _ = classifier_inputs(X)
         ids = self._ids(X)
         maps = self._attention_model.predict(ids, verbose=0)
         maps = [maps] if self.num_layers == 1 else maps
@@ -432,17 +349,6 @@ class TransformerClassifier(ClassifierMixin, BaseEstimator):
             out.append({"tokens": [self.vocabulary_[t] for t in row[:n]],
                         "weights": np.stack([ops.convert_to_numpy(m[i])[:, :n, :n] for m in maps])})
         return out
-
-    def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("model_", "vectorizer_", "_attention_model")}
-        if "model_" in self.__dict__: state["_weights"] = self.model_.get_weights()
-        return state
-
-    def __setstate__(self, state):
-        weights = state.pop("_weights", None)
-        self.__dict__.update(state)
-        if weights is not None:
-            self._build(); self.model_.set_weights(weights)
 
 # %% ../nbs/08a_attention.ipynb #728ac341
 def plot_attention(tokens: list,  # the tokens of one text

@@ -144,6 +144,7 @@ def demo_report(table: pd.DataFrame, plots: list, result: dict) -> str:
 BENCHMARKS = {  # task -> "module:function"; the function takes (out, seeds, quick, verbose) and returns a dict
     "embeddings": "textmine.word_vectors:benchmark_embeddings",
     "attention": "textmine.attention:benchmark_attention",
+    "cnn": "textmine.cnn:benchmark_cnn",
     "cluster": "textmine.dec:benchmark_cluster",
 }
 

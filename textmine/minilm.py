@@ -18,8 +18,8 @@ from keras import ops
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .attention import (MeanPooling, PositionEmbedding, TransformerEncoderBlock, _BestWeights, _check_int,
-                                _check_rate, _classifier_inputs, _validation_split)
+from .attention import MeanPooling, PositionEmbedding, TransformerEncoderBlock
+from .classifier import BestWeights, check_int, check_rate, classifier_inputs, validation_split
 from .data import carrier_path, check_texts
 from .metrics import set_seed
 
@@ -59,7 +59,7 @@ def minilm_tokenizer(max_seq_length: int = 256,  # longest token sequence, [CLS]
                     ):
     "The WordPiece tokenizer of all-MiniLM-L6-v2 (a `tokenizers.Tokenizer`), truncating to `max_seq_length`, no padding."
     from tokenizers import Tokenizer
-    _check_int(max_seq_length, "max_seq_length", 3)
+    check_int(max_seq_length, "max_seq_length", 3)
     tok = Tokenizer.from_file(str(minilm_path("tokenizer.json")))
     tok.no_padding()
     tok.enable_truncation(max_length=max_seq_length)
@@ -93,9 +93,9 @@ class BertEmbeddings(keras.layers.Layer):
                  epsilon: float = 1e-12,  # layer normalisation epsilon
                  **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size, self.hidden_size = _check_int(vocab_size, "vocab_size"), _check_int(hidden_size, "hidden_size")
-        self.max_length, self.type_vocab_size = _check_int(max_length, "max_length"), _check_int(type_vocab_size, "type_vocab_size")
-        self.dropout, self.epsilon = _check_rate(dropout, "dropout"), float(epsilon)
+        self.vocab_size, self.hidden_size = check_int(vocab_size, "vocab_size"), check_int(hidden_size, "hidden_size")
+        self.max_length, self.type_vocab_size = check_int(max_length, "max_length"), check_int(type_vocab_size, "type_vocab_size")
+        self.dropout, self.epsilon = check_rate(dropout, "dropout"), float(epsilon)
         self.position = PositionEmbedding(self.max_length, "learned", name="position")
         self.norm = keras.layers.LayerNormalization(epsilon=self.epsilon, name="norm")
         self.drop = keras.layers.Dropout(self.dropout)
@@ -252,9 +252,9 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X=None, y=None):
         "Check the settings and load the pretrained model (the texts are not used); returns self."
-        _check_int(self.batch_size, "batch_size")
+        check_int(self.batch_size, "batch_size")
         limit = minilm_config()["max_position_embeddings"]
-        self.max_seq_length_ = minilm_config()["max_seq_length"] if self.max_seq_length is None else _check_int(self.max_seq_length, "max_seq_length", 3)
+        self.max_seq_length_ = minilm_config()["max_seq_length"] if self.max_seq_length is None else check_int(self.max_seq_length, "max_seq_length", 3)
         if self.max_seq_length_ > limit: raise ValueError(f"max_seq_length must be at most {limit}, got {self.max_seq_length!r}")
         if self.cache is not None and not isinstance(self.cache, (str, os.PathLike)):
             raise TypeError(f"cache must be a path or None, got {type(self.cache).__name__}")
@@ -424,11 +424,11 @@ class MiniLMClassifier(ClassifierMixin, BaseEstimator):
         self.seed, self.verbose = seed, verbose
 
     def _check_params(self):
-        for name in ("epochs", "batch_size"): _check_int(getattr(self, name), name)
-        _check_int(self.max_seq_length, "max_seq_length", 3); _check_int(self.seed, "seed", 0)
+        for name in ("epochs", "batch_size"): check_int(getattr(self, name), name)
+        check_int(self.max_seq_length, "max_seq_length", 3); check_int(self.seed, "seed", 0)
         if self.max_seq_length > minilm_config()["max_position_embeddings"]:
             raise ValueError(f"max_seq_length must be at most {minilm_config()['max_position_embeddings']}, got {self.max_seq_length!r}")
-        for name in ("warmup", "dropout", "validation_fraction"): _check_rate(getattr(self, name), name)
+        for name in ("warmup", "dropout", "validation_fraction"): check_rate(getattr(self, name), name)
         if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
 
@@ -445,13 +445,13 @@ class MiniLMClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         "Fine-tune the pretrained encoder and a new classification layer on texts `X` with labels `y`; returns self."
-        X, y = _classifier_inputs(X, y)
+        X, y = classifier_inputs(X, y)
         self._check_params()
         set_seed(self.seed)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         self._build()
         load_minilm_into(self.model_)
-        tr, va = _validation_split(y_idx, self.validation_fraction, self.seed)
+        tr, va = validation_split(y_idx, self.validation_fraction, self.seed)
         ids = self._token_ids(X)
         train = _TokenBatches([ids[i] for i in tr], y_idx[tr].astype(np.int64), self.batch_size, shuffle=True, seed=self.seed)
         val = _TokenBatches([ids[i] for i in va], y_idx[va].astype(np.int64), 64) if len(va) else None
@@ -465,14 +465,14 @@ class MiniLMClassifier(ClassifierMixin, BaseEstimator):
                             metrics=["accuracy"], jit_compile=False)  # XLA recompiles for every batch shape
         hist = self.model_.fit(train.for_fit(), validation_data=val.for_fit() if val else None, epochs=self.epochs,
                                shuffle=False, verbose=self.verbose,  # the batches are already shuffled
-                               callbacks=[_BestWeights()] if val else [])
+                               callbacks=[BestWeights()] if val else [])
         self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         "Class probabilities, one row per text, columns in the order of `classes_`."
         check_is_fitted(self, "model_")
-        X, _ = _classifier_inputs(X)
+        X, _ = classifier_inputs(X)
         data = _TokenBatches(self._token_ids(X), None, 64)
         out = np.zeros((len(X), len(self.classes_)), np.float32)
         for i in range(len(data)):
