@@ -155,3 +155,108 @@ def test_bad_input_raises_clear_errors(sentences):
         embed_texts(["a"], KeyedVectors(["a"], np.zeros((1, 2))), length=0)
     with pytest.raises(TypeError, match="vectors must be KeyedVectors"): embed_texts(["a"], {"a": [0.0]}, length=3)
     with pytest.raises(ValueError, match="norms must be a non-empty dict"): plot_gradient_norms({})
+
+
+# --- the classifier ----------------------------------------------------------------------------------------------
+
+import pickle
+
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from textmine.rnn import RNNClassifier, padding_gap, rnn_network
+from textmine.word_vectors import load_glove
+
+SMALL = dict(units=6, embedding_dim=8, sequence_length=16, epochs=2, batch_size=32)
+QUICK = dict(SMALL, epochs=1, validation_fraction=0.0)   # one epoch, no validation pass: the fastest fit
+
+
+@pytest.fixture(scope="module")
+def trec_small():
+    train = load_dataset("trec").sample(160, seed=0)
+    return train.texts, train.labels
+
+
+@pytest.fixture(scope="module")
+def bilstm(trec_small):
+    X, y = trec_small
+    return RNNClassifier(**SMALL, seed=1).fit(X, y)
+
+
+def test_clone_and_get_params():
+    est = RNNClassifier(cell="gru", bidirectional=False, num_layers=2, units=8, embeddings="glove", trainable_embeddings=False)
+    params = clone(est).get_params()
+    assert params["cell"] == "gru" and params["num_layers"] == 2 and params["embeddings"] == "glove"
+    assert params["bidirectional"] is False and params["trainable_embeddings"] is False
+    assert set(params) >= {"dropout", "max_tokens", "sequence_length", "epochs", "batch_size", "validation_fraction", "seed"}
+
+
+def test_in_a_pipeline(trec_small):
+    X, y = trec_small
+    pipe = make_pipeline(FunctionTransformer(lambda texts: [t.lower() for t in texts]), RNNClassifier(**QUICK))
+    pred = pipe.fit(X, y).predict(X[:5])
+    assert len(pred) == 5 and set(pred) <= set(y)
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(cell="xyz"), "cell must be one of 'lstm', 'gru', 'simple', got 'xyz'"),
+    (dict(num_layers=0), "num_layers must be an integer >= 1, got 0"),
+    (dict(units=0), "units must be an integer >= 1, got 0"),
+    (dict(embeddings="word2vec"), "embeddings must be one of None, 'glove', got 'word2vec'"),
+    (dict(bidirectional="yes"), "bidirectional must be True or False, got 'yes'"),
+    (dict(dropout=1.0), "dropout must be a number in [0, 1), got 1.0"),
+    (dict(vectors={"the": [0.0]}), "vectors must be KeyedVectors"),
+])
+def test_bad_parameters_name_the_argument(params, message):
+    with pytest.raises(ValueError) as e:
+        RNNClassifier(**params).fit(["a good film", "a bad film"], [1, 0])
+    assert message in str(e.value)
+
+
+def test_same_seed_same_predictions(trec_small):
+    X, y = trec_small
+    X, y = X[:80], y[:80]
+    kw = dict(QUICK, cell="simple", bidirectional=False)
+    a = RNNClassifier(**kw, seed=2).fit(X, y).predict_proba(X)
+    b = RNNClassifier(**kw, seed=2).fit(X, y).predict_proba(X)
+    c = RNNClassifier(**kw, seed=3).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert np.abs(a - c).max() > 1e-4
+
+
+def test_padding_does_not_change_predictions(bilstm, trec_small):
+    X, _ = trec_small
+    assert padding_gap(bilstm, X[:20], extra=40) < 1e-5
+
+
+def test_save_load_and_pickle_give_identical_predictions(bilstm, trec_small, tmp_path):
+    X, _ = trec_small
+    expected = bilstm.predict_proba(X)
+    loaded = RNNClassifier.load(bilstm.save(tmp_path / "rnn.keras"))
+    np.testing.assert_allclose(loaded.predict_proba(X), expected, atol=1e-6)
+    assert loaded.get_params()["cell"] == "lstm" and loaded.get_params()["bidirectional"] is True
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(bilstm)).predict_proba(X), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("params", [
+    dict(cell="simple", bidirectional=False),
+    dict(cell="gru", bidirectional=False, num_layers=2),
+])
+def test_variants_build_and_fit(trec_small, params):
+    X, y = trec_small
+    clf = RNNClassifier(**QUICK, **params).fit(X[:60], y[:60])
+    recurrent = [l for l in clf.model_.layers if l.name.startswith(("bi_", params["cell"]))]
+    assert len(recurrent) == params.get("num_layers", 1)
+    assert all(isinstance(l, keras.layers.Bidirectional) == params.get("bidirectional", True) for l in recurrent)
+    assert padding_gap(clf, X[:10], extra=20) < 1e-5
+    assert clf.predict_proba(X[:5]).shape == (5, len(clf.classes_))
+
+
+def test_pretrained_frozen_embeddings(trec_small):
+    X, y = trec_small
+    glove = load_glove(limit=20000)
+    clf = RNNClassifier(**QUICK, embeddings="glove", vectors=glove, trainable_embeddings=False).fit(X[:60], y[:60])
+    the = clf.vocabulary_.index("the")
+    assert clf.embedding_dim_ == glove.vectors.shape[1] and 0 < clf.coverage_ <= 1
+    np.testing.assert_allclose(clf.model_.get_layer("embedding").get_weights()[0][the], glove["the"], atol=1e-6)

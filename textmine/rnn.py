@@ -5,17 +5,22 @@
 # %% ../nbs/07_rnn.ipynb #a8736bf0
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import keras
 
 from .data import check_texts
 from .embeddings import KeyedVectors
 from .preprocess import tokenize
+from .classifier import KerasTextClassifier, check_choice, check_int, check_positive, check_rate
+from .cnn import _glove, make_optimizer, _OPTIMIZERS
+
 
 # %% auto #0
-__all__ = ['LSTM_WEIGHTS', 'LSTM_GATE_ORDER', 'GRU_GATE_ORDER', 'sigmoid', 'rnn_step', 'lstm_step', 'gru_step', 'run_cell',
-           'simple_rnn_weights', 'lstm_gates', 'gru_gates', 'layer_params', 'embed_texts', 'state_gradient_norms',
-           'plot_gradient_norms']
+__all__ = ['LSTM_WEIGHTS', 'LSTM_GATE_ORDER', 'GRU_GATE_ORDER', 'CELLS', 'sigmoid', 'rnn_step', 'lstm_step', 'gru_step',
+           'run_cell', 'simple_rnn_weights', 'lstm_gates', 'gru_gates', 'layer_params', 'embed_texts',
+           'state_gradient_norms', 'plot_gradient_norms', 'rnn_network', 'RNNClassifier', 'padding_gap']
 
 # %% ../nbs/07_rnn.ipynb #250302cb
 def sigmoid(x):
@@ -237,3 +242,110 @@ def plot_gradient_norms(norms: dict,  # label -> (batch, T) array from `state_gr
     ax.set_yscale("log"); ax.set_xlabel("distance T - t (tokens)"); ax.set_ylabel(r"$\|\partial h_T / \partial h_t\|_F$")
     ax.legend(); ax.grid(alpha=0.3)
     return ax
+
+# %% ../nbs/07_rnn.ipynb #4c921b3b
+CELLS = ("lstm", "gru", "simple")
+_RNN_LAYERS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "simple": keras.layers.SimpleRNN}
+
+def rnn_network(vocab_size: int,  # rows of the embedding table (padding and [UNK] included)
+                n_classes: int,  # number of classes (logits)
+                cell: str = "lstm",  # "lstm", "gru" or "simple"
+                bidirectional: bool = True,  # read the text in both directions and concatenate the states
+                num_layers: int = 1,  # recurrent layers stacked on each other
+                units: int = 64,  # state width n of each direction
+                embedding_dim: int = 50,  # width d of the word vectors
+                dropout: float = 0.5,  # dropout rate on the inputs of every recurrent layer and on the final state
+                trainable_embeddings: bool = True,  # False freezes the embedding table
+               ) -> keras.Model:
+    "A (bi)directional, possibly stacked RNN from token ids (batch, any length; 0 is padding and masked) to logits."
+    check_choice(cell, "cell", CELLS)
+    check_int(num_layers, "num_layers")
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, trainable=trainable_embeddings, name="embedding")(ids)
+    for i in range(1, num_layers + 1):
+        x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+        rnn = _RNN_LAYERS[cell](units, return_sequences=i < num_layers, name=f"{cell}_{i}")
+        x = (keras.layers.Bidirectional(rnn, name=f"bi_{cell}_{i}") if bidirectional else rnn)(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    logits = keras.layers.Dense(n_classes, name="classifier")(x)
+    return keras.Model(ids, logits, name=f"{'bi' if bidirectional else ''}{cell}_x{num_layers}")
+
+class RNNClassifier(KerasTextClassifier):
+    "A recurrent text classifier (LSTM, GRU or simple RNN; uni- or bidirectional; stacked) as a scikit-learn estimator."
+    def __init__(self,
+                 cell: str = "lstm",  # "lstm", "gru" or "simple"
+                 bidirectional: bool = True,  # read both directions, h_t = [forward h_t ; backward h_t]
+                 num_layers: int = 1,  # recurrent layers stacked on each other
+                 units: int = 64,  # state width of each direction
+                 embeddings: str | None = None,  # None: learned from scratch; "glove": start from pretrained vectors
+                 trainable_embeddings: bool = True,  # with "glove": fine-tune the vectors (True) or keep them frozen (False)
+                 vectors=None,  # pretrained `KeyedVectors` for embeddings="glove"; None: GloVe 6B-50d
+                 embedding_dim: int = 50,  # word-vector width when embeddings=None (pretrained: the vectors' width)
+                 dropout: float = 0.5,  # dropout rate on the inputs of every recurrent layer and on the final state
+                 max_tokens: int = 20000,  # vocabulary size, including padding and [UNK]
+                 sequence_length: int = 64,  # texts are padded or cut to this many tokens
+                 split: str = "whitespace",  # "whitespace" (words) or "character" (e.g. Chinese)
+                 optimizer: str = "adam",  # "adam", "adadelta", "sgd", "rmsprop" or "adagrad"
+                 learning_rate: float | None = None,  # None: the optimizer's default (Adam 1e-3)
+                 epochs: int = 10,  # at most this many passes over the training texts
+                 batch_size: int = 32,  # texts per gradient step
+                 validation_fraction: float = 0.1,  # share of the training texts held out to pick the best epoch
+                 patience: int | None = 3,  # stop after this many epochs without a better validation accuracy; None: never
+                 seed: int = 0,  # seeds the weights, dropout, batch order, unknown-word vectors and the validation split
+                 verbose: int = 0,  # 0 silent, 1 progress bar, 2 one line per epoch
+                ):
+        self.cell, self.bidirectional, self.num_layers, self.units = cell, bidirectional, num_layers, units
+        self.embeddings, self.trainable_embeddings, self.vectors, self.embedding_dim = embeddings, trainable_embeddings, vectors, embedding_dim
+        self.dropout, self.max_tokens, self.sequence_length, self.split = dropout, max_tokens, sequence_length, split
+        self.optimizer, self.learning_rate, self.epochs, self.batch_size = optimizer, learning_rate, epochs, batch_size
+        self.validation_fraction, self.patience, self.seed, self.verbose = validation_fraction, patience, seed, verbose
+
+    _int_params = KerasTextClassifier._int_params + ("num_layers", "units", "embedding_dim")
+
+    def _check_params(self):
+        check_choice(self.cell, "cell", CELLS)
+        super()._check_params()
+        check_choice(self.embeddings, "embeddings", (None, "glove"))
+        for name in ("bidirectional", "trainable_embeddings"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        check_choice(self.optimizer, "optimizer", tuple(_OPTIMIZERS))
+        check_rate(self.dropout, "dropout")
+        if self.learning_rate is not None: check_positive(self.learning_rate, "learning_rate")
+        if self.vectors is not None and not (hasattr(self.vectors, "key_to_index") and hasattr(self.vectors, "vectors")):
+            raise ValueError(f"vectors must be KeyedVectors (e.g. textmine.word_vectors.load_glove()) or None, "
+                             f"got {type(self.vectors).__name__}")
+
+    def _optimizer(self): return make_optimizer(self.optimizer, self.learning_rate)
+
+    def _prepare(self, X_train):
+        self._pretrained = None
+        if self.embeddings is None:
+            self.embedding_dim_, self.coverage_ = self.embedding_dim, None
+            return
+        from textmine.word_vectors import embedding_matrix
+        M, report = embedding_matrix(self.vectors if self.vectors is not None else _glove(), self.vocabulary_, seed=self.seed)
+        self._pretrained, self.embedding_dim_, self.coverage_ = M, M.shape[1], report["coverage"]
+
+    def _network(self) -> keras.Model:
+        return rnn_network(len(self.vocabulary_), len(self.classes_), self.cell, bool(self.bidirectional), self.num_layers,
+                           self.units, self.embedding_dim_, self.dropout, bool(self.trainable_embeddings))
+
+    def _after_build(self):
+        if self._pretrained is None: return
+        self.model_.get_layer("embedding").set_weights([self._pretrained])
+        self._pretrained = None  # the weights hold it now
+
+    def _after_load(self):
+        if not hasattr(self, "embedding_dim_"): self.embedding_dim_ = self.model_.get_layer("embedding").output_dim
+
+# %% ../nbs/07_rnn.ipynb #16b3e9cc
+def padding_gap(clf: RNNClassifier,  # a fitted classifier
+                texts,  # raw texts
+                extra: int = 100,  # padding positions (token id 0) added after every text
+               ) -> float:
+    "Largest change of any class probability when `extra` more padding tokens follow each text (0 when the mask works)."
+    ids = clf._ids(check_texts(texts, "texts"))
+    longer = np.pad(ids, ((0, 0), (0, check_int(extra, "extra"))))
+    p = [keras.ops.convert_to_numpy(keras.ops.softmax(clf.model_.predict(x, verbose=0), axis=-1)) for x in (ids, longer)]
+    return float(np.abs(p[0] - p[1]).max())
