@@ -5,6 +5,7 @@
 # %% ../nbs/05a_classifier.ipynb #52fcb3e2
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
@@ -23,8 +24,9 @@ from .metrics import set_seed
 from .preprocess import make_text_vectorizer
 
 # %% auto #0
-__all__ = ['check_int', 'check_rate', 'check_positive', 'check_choice', 'classifier_inputs', 'validation_split', 'BestWeights',
-           'LabelledSoftmax', 'KerasTextClassifier', 'MaskedMean', 'MeanEmbeddingClassifier']
+__all__ = ['check_int', 'check_rate', 'check_positive', 'check_choice', 'check_vectors', 'default_vectors', 'pretrained_matrix',
+           'classifier_inputs', 'validation_split', 'BestWeights', 'LabelledSoftmax', 'KerasTextClassifier',
+           'MaskedMean', 'MeanEmbeddingClassifier']
 
 # %% ../nbs/05a_classifier.ipynb #d079bbae
 def check_int(value, name: str, low: int = 1) -> int:
@@ -50,6 +52,29 @@ def check_choice(value, name: str, choices: tuple):
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+# %% ../nbs/05a_classifier.ipynb #ab379f40
+def check_vectors(vectors):
+    "`vectors` if it is None or word vectors with `key_to_index` and `vectors`, else a ValueError naming the argument."
+    if vectors is not None and not (hasattr(vectors, "key_to_index") and hasattr(vectors, "vectors")):
+        raise ValueError(f"vectors must be KeyedVectors (e.g. textmine.word_vectors.load_glove()) or None, "
+                         f"got {type(vectors).__name__}")
+    return vectors
+
+@functools.lru_cache(maxsize=1)
+def default_vectors():
+    "GloVe 6B-50d, loaded once per process: the vectors a classifier starts from when it is given none."
+    from textmine.word_vectors import load_glove
+    return load_glove()
+
+def pretrained_matrix(vectors,  # KeyedVectors, or None for GloVe 6B-50d
+                      vocabulary: list,  # the vectorizer's vocabulary, padding first
+                      seed: int,  # seeds the random rows of words without a vector
+                     ) -> tuple[np.ndarray, float]:
+    "The embedding matrix of `vocabulary` from `vectors`, and the share of the vocabulary they cover."
+    from textmine.word_vectors import embedding_matrix
+    M, report = embedding_matrix(vectors if vectors is not None else default_vectors(), vocabulary, seed=seed)
+    return M, report["coverage"]
 
 # %% ../nbs/05a_classifier.ipynb #476f1805
 def classifier_inputs(X, y=None):

@@ -5,7 +5,6 @@
 # %% ../nbs/06_cnn.ipynb #5ca02745
 from __future__ import annotations
 
-import functools
 import html
 import time
 
@@ -14,13 +13,14 @@ import pandas as pd
 import keras
 from keras import ops
 
-from .classifier import KerasTextClassifier, check_choice, check_int, check_positive, check_rate
+from .classifier import (KerasTextClassifier, check_choice, check_int, check_positive, check_rate, check_vectors,
+                                 pretrained_matrix)
 from .data import load_dataset
 
 # %% auto #0
-__all__ = ['VARIANTS', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np', 'global_max_pool1d_np', 'digits_cnn',
-           'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier', 'feature_maps', 'max_ngrams', 'highlight',
-           'highlight_html', 'top_ngrams', 'benchmark_cnn']
+__all__ = ['VARIANTS', 'OPTIMIZERS', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np', 'global_max_pool1d_np',
+           'digits_cnn', 'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier', 'feature_maps',
+           'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams', 'benchmark_cnn']
 
 # %% ../nbs/06_cnn.ipynb #732b59ea
 def _same_padding(n: int, k: int, s: int) -> tuple[int, int]:
@@ -149,22 +149,17 @@ def text_cnn(vocab_size: int,  # rows of the embedding table (padding and [UNK] 
     return keras.Model(ids, logits, name=f"textcnn_{variant.replace('-', '_')}")
 
 # %% ../nbs/06_cnn.ipynb #6d75788f
-_OPTIMIZERS = {"adam": 1e-3, "adadelta": 1.0, "sgd": 0.1, "rmsprop": 1e-3, "adagrad": 1e-2}  # name -> default learning rate
+OPTIMIZERS = {"adam": 1e-3, "adadelta": 1.0, "sgd": 0.1, "rmsprop": 1e-3, "adagrad": 1e-2}  # name -> default learning rate
 
 def make_optimizer(name: str = "adam",  # one of "adam", "adadelta", "sgd", "rmsprop", "adagrad"
                    learning_rate: float | None = None,  # None: the default of that optimizer (Adadelta: 1.0, as Kim)
                   ) -> keras.optimizers.Optimizer:
     "A Keras optimizer by name; Adadelta uses rho=0.95 and epsilon=1e-6 as in Kim (2014)."
-    check_choice(name, "optimizer", tuple(_OPTIMIZERS))
-    lr = _OPTIMIZERS[name] if learning_rate is None else check_positive(learning_rate, "learning_rate")
+    check_choice(name, "optimizer", tuple(OPTIMIZERS))
+    lr = OPTIMIZERS[name] if learning_rate is None else check_positive(learning_rate, "learning_rate")
     if name == "adadelta": return keras.optimizers.Adadelta(lr, rho=0.95, epsilon=1e-6)
     return {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
             "adagrad": keras.optimizers.Adagrad}[name](lr)
-
-@functools.lru_cache(maxsize=1)
-def _glove():
-    from textmine.word_vectors import load_glove
-    return load_glove()
 
 # %% ../nbs/06_cnn.ipynb #aed18938
 class TextCNNClassifier(KerasTextClassifier):
@@ -201,7 +196,7 @@ class TextCNNClassifier(KerasTextClassifier):
     def _check_params(self):
         super()._check_params()
         check_choice(self.variant, "variant", VARIANTS)
-        check_choice(self.optimizer, "optimizer", tuple(_OPTIMIZERS))
+        check_choice(self.optimizer, "optimizer", tuple(OPTIMIZERS))
         check_choice(self.activation, "activation", ("relu", "tanh", "elu", "gelu", "linear"))
         check_rate(self.dropout, "dropout")
         if self.max_norm is not None: check_positive(self.max_norm, "max_norm")
@@ -211,9 +206,7 @@ class TextCNNClassifier(KerasTextClassifier):
                 isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 1 <= h <= self.sequence_length for h in widths):
             raise ValueError(f"widths must be distinct integers between 1 and sequence_length={self.sequence_length}, "
                              f"got {self.widths!r}")
-        if self.vectors is not None and not (hasattr(self.vectors, "key_to_index") and hasattr(self.vectors, "vectors")):
-            raise ValueError(f"vectors must be KeyedVectors (e.g. textmine.word_vectors.load_glove()) or None, "
-                             f"got {type(self.vectors).__name__}")
+        check_vectors(self.vectors)
 
     def _optimizer(self): return make_optimizer(self.optimizer, self.learning_rate)
 
@@ -222,9 +215,8 @@ class TextCNNClassifier(KerasTextClassifier):
         if self.variant == "rand":
             self.embedding_dim_, self.coverage_ = self.embedding_dim, None
             return
-        from textmine.word_vectors import embedding_matrix
-        M, report = embedding_matrix(self.vectors if self.vectors is not None else _glove(), self.vocabulary_, seed=self.seed)
-        self._pretrained, self.embedding_dim_, self.coverage_ = M, M.shape[1], report["coverage"]
+        M, self.coverage_ = pretrained_matrix(self.vectors, self.vocabulary_, self.seed)
+        self._pretrained, self.embedding_dim_ = M, M.shape[1]
 
     def _network(self) -> keras.Model:
         return text_cnn(len(self.vocabulary_), len(self.classes_), self.sequence_length, self.embedding_dim_,

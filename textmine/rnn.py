@@ -13,8 +13,9 @@ import keras
 from .data import check_texts
 from .embeddings import KeyedVectors
 from .preprocess import tokenize
-from .classifier import KerasTextClassifier, check_choice, check_int, check_positive, check_rate
-from .cnn import _glove, make_optimizer, _OPTIMIZERS
+from .classifier import (KerasTextClassifier, check_choice, check_int, check_positive, check_rate, check_vectors,
+                                 pretrained_matrix)
+from .cnn import OPTIMIZERS, make_optimizer
 
 
 # %% auto #0
@@ -309,12 +310,10 @@ class RNNClassifier(KerasTextClassifier):
         for name in ("bidirectional", "trainable_embeddings"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        check_choice(self.optimizer, "optimizer", tuple(_OPTIMIZERS))
+        check_choice(self.optimizer, "optimizer", tuple(OPTIMIZERS))
         check_rate(self.dropout, "dropout")
         if self.learning_rate is not None: check_positive(self.learning_rate, "learning_rate")
-        if self.vectors is not None and not (hasattr(self.vectors, "key_to_index") and hasattr(self.vectors, "vectors")):
-            raise ValueError(f"vectors must be KeyedVectors (e.g. textmine.word_vectors.load_glove()) or None, "
-                             f"got {type(self.vectors).__name__}")
+        check_vectors(self.vectors)
 
     def _optimizer(self): return make_optimizer(self.optimizer, self.learning_rate)
 
@@ -323,9 +322,8 @@ class RNNClassifier(KerasTextClassifier):
         if self.embeddings is None:
             self.embedding_dim_, self.coverage_ = self.embedding_dim, None
             return
-        from textmine.word_vectors import embedding_matrix
-        M, report = embedding_matrix(self.vectors if self.vectors is not None else _glove(), self.vocabulary_, seed=self.seed)
-        self._pretrained, self.embedding_dim_, self.coverage_ = M, M.shape[1], report["coverage"]
+        M, self.coverage_ = pretrained_matrix(self.vectors, self.vocabulary_, self.seed)
+        self._pretrained, self.embedding_dim_ = M, M.shape[1]
 
     def _network(self) -> keras.Model:
         return rnn_network(len(self.vocabulary_), len(self.classes_), self.cell, bool(self.bidirectional), self.num_layers,
