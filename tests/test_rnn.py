@@ -260,3 +260,74 @@ def test_pretrained_frozen_embeddings(trec_small):
     the = clf.vocabulary_.index("the")
     assert clf.embedding_dim_ == glove.vectors.shape[1] and 0 < clf.coverage_ <= 1
     np.testing.assert_allclose(clf.model_.get_layer("embedding").get_weights()[0][the], glove["the"], atol=1e-6)
+
+
+# ---- sequence autoencoder (document codes for clustering) ----
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.pipeline import make_pipeline
+from textmine.rnn import SequenceAutoencoder, benchmark_rnn, sequence_autoencoder
+
+
+@pytest.fixture(scope="module")
+def small_vectors():
+    "Random 8-d vectors for the words of 200 MR sentences: fast, and independent of the GloVe package."
+    texts = load_dataset("mr").texts[:200]
+    words = sorted({w.lower() for t in texts for w in tokenize(t)})
+    return texts, KeyedVectors(words, np.random.default_rng(0).normal(size=(len(words), 8)).astype("float32"))
+
+
+def test_sequence_autoencoder_shapes_and_masking():
+    ae, enc = sequence_autoencoder(12, 8, units=5)
+    assert ae.output_shape == (None, 12, 8) and enc.output_shape == (None, 5)
+    x = np.random.default_rng(0).normal(size=(3, 12, 8)).astype("float32")
+    x[:, 7:] = 0.0                                   # padding after 7 steps
+    longer, enc_long = sequence_autoencoder(20, 8, units=5)
+    enc_long.get_layer("encoder").set_weights(enc.get_layer("encoder").get_weights())
+    padded = np.concatenate([x, np.zeros((3, 8, 8), "float32")], axis=1)
+    np.testing.assert_allclose(enc.predict(x, verbose=0), enc_long.predict(padded, verbose=0), atol=1e-5)
+
+
+def test_sequence_autoencoder_contract_and_seed(small_vectors):
+    texts, vectors = small_vectors
+    ae = SequenceAutoencoder(units=6, vectors=vectors, sequence_length=10, epochs=2, seed=1)
+    assert clone(ae).get_params()["units"] == 6
+    codes = ae.fit(texts).transform(texts[:20])
+    assert codes.shape == (20, 6) and np.isfinite(codes).all()
+    again = SequenceAutoencoder(units=6, vectors=vectors, sequence_length=10, epochs=2, seed=1).fit(texts).transform(texts[:20])
+    np.testing.assert_array_equal(codes, again)
+    assert len(ae.loss_curve_) == 2
+    labels = make_pipeline(SequenceAutoencoder(units=6, vectors=vectors, sequence_length=10, epochs=1),
+                           KMeans(3, n_init=2, random_state=0)).fit_predict(texts)
+    assert labels.shape == (len(texts),) and len(set(labels)) == 3
+
+
+@pytest.mark.parametrize("params, X, error, message", [
+    (dict(units=0), None, ValueError, "units must be"),
+    (dict(learning_rate=-1.0), None, ValueError, "learning_rate must be"),
+    (dict(vectors="glove"), None, ValueError, "vectors must be KeyedVectors"),
+    ({}, [], ValueError, "X is empty"),
+    ({}, "one text", TypeError, "X must be a list of strings"),
+    ({}, ["qqqzzx zzyyq", "xxqqv"], ValueError, "no word in the vectors"),
+])
+def test_sequence_autoencoder_bad_input(small_vectors, params, X, error, message):
+    texts, vectors = small_vectors
+    with pytest.raises(error, match=message):
+        SequenceAutoencoder(**{"vectors": vectors, "epochs": 1, **params}).fit(texts if X is None else X)
+
+
+def test_sequence_autoencoder_warns_about_texts_without_known_words(small_vectors):
+    texts, vectors = small_vectors
+    with pytest.warns(UserWarning, match="1 of 21 texts in X have no known word"):
+        SequenceAutoencoder(units=4, vectors=vectors, sequence_length=8, epochs=1).fit(texts[:20] + ["qqqzzx"])
+
+
+def test_transform_before_fit_is_a_clear_error():
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        SequenceAutoencoder().transform(["a text"])
+
+
+def test_benchmark_rejects_unknown_names():
+    with pytest.raises(ValueError, match="corpora must be one of"): benchmark_rnn(None, corpora=["imdb"])
+    with pytest.raises(ValueError, match="models must be one of"): benchmark_rnn(None, models=["BiTransformer"])

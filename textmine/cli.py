@@ -145,6 +145,7 @@ BENCHMARKS = {  # task -> "module:function"; the function takes (out, seeds, qui
     "embeddings": "textmine.word_vectors:benchmark_embeddings",
     "attention": "textmine.attention:benchmark_attention",
     "cnn": "textmine.cnn:benchmark_cnn",
+    "rnn": "textmine.rnn:benchmark_rnn",
     "cluster": "textmine.dec:benchmark_cluster",
 }
 

@@ -15,12 +15,14 @@ from keras import ops
 
 from .classifier import (KerasTextClassifier, check_choice, check_int, check_positive, check_rate, check_vectors,
                                  pretrained_matrix)
+from .baselines import evaluate_classifier
 from .data import load_dataset
 
 # %% auto #0
 __all__ = ['VARIANTS', 'OPTIMIZERS', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np', 'global_max_pool1d_np',
            'digits_cnn', 'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier', 'feature_maps',
-           'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams', 'benchmark_cnn']
+           'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams', 'seed_summary', 'compare_classifiers',
+           'benchmark_corpus', 'benchmark_cnn']
 
 # %% ../nbs/06_cnn.ipynb #732b59ea
 def _same_padding(n: int, k: int, s: int) -> tuple[int, int]:
@@ -329,14 +331,43 @@ def _segmented(texts):
     from textmine.preprocess import pretokenize, segment_zh
     return pretokenize(texts, segment_zh)
 
-def _cnn_summary(rows: list) -> pd.DataFrame:
-    "Accuracy and macro-F1 as mean ± std over seeds, one row per corpus and model, with Kim's number."
+def seed_summary(rows: list) -> pd.DataFrame:
+    "Accuracy and macro-F1 as mean ± std over seeds, one row per corpus and model (with Kim's number where rows carry one)."
     df = pd.DataFrame(rows)
     g = df.groupby(["corpus", "model"], sort=False)
     fmt = lambda s: f"{s.mean():.3f} ± {s.std(ddof=0):.3f}" if len(s) > 1 else f"{s.mean():.3f}"
-    kim = g["kim"].first().map(lambda v: "-" if v is None or v != v else f"{v / 100:.3f}")
-    return pd.DataFrame({"accuracy": g["accuracy"].agg(fmt), "macro-F1": g["macro_f1"].agg(fmt), "Kim (2014)": kim,
-                         "seeds": g["seed"].count(), "fit s": g["fit_seconds"].mean().round(1)})
+    table = {"accuracy": g["accuracy"].agg(fmt), "macro-F1": g["macro_f1"].agg(fmt)}
+    if "kim" in df and df["kim"].notna().any():
+        table["Kim (2014)"] = g["kim"].first().map(lambda v: "-" if v is None or v != v else f"{v / 100:.3f}")
+    return pd.DataFrame({**table, "seeds": g["seed"].count(), "fit s": g["fit_seconds"].mean().round(1)})
+
+def compare_classifiers(corpus: str,  # name written in every row
+                        train, test,  # `TextDataset`s: fit on train, score on test
+                        models: list,  # (name, make) pairs; make(seed) returns an unfitted classifier
+                        seeds,  # seeds to repeat every model over
+                        say=print,  # progress printer
+                        **extra,  # more columns for every row, or per model: {column: {model name: value}}
+                       ) -> list:
+    "Fit every model once per seed and score it on the test split: one row of scores per model and seed."
+    rows = []
+    for model_name, make in models:
+        for s in seeds:
+            r = evaluate_classifier(make(s), train, test)
+            cols = {k: v.get(model_name) if isinstance(v, dict) else v for k, v in extra.items()}
+            rows.append({"corpus": corpus, "model": model_name, "seed": s, **cols, **r})
+            say(f"{corpus:15s} {model_name:22s} seed {s}: accuracy {r['accuracy']:.3f}, fit {r['fit_seconds']:.0f} s")
+    return rows
+
+def benchmark_corpus(name: str,  # a key of `table`
+                     table: dict,  # benchmark name -> dict(dataset=..., words=True for jieba-segmented Chinese, ...)
+                     quick: bool = False,  # 200 training and 100 test texts
+                    ) -> tuple:
+    "The train and test splits of one benchmark corpus (sliced when quick; jieba words when the entry asks for them)."
+    cfg = table[name]
+    train, test = load_dataset(cfg["dataset"]), load_dataset(cfg["dataset"], "test")
+    if quick: train, test = train.sample(200, seed=0), test.sample(100, seed=0)
+    if cfg.get("words"): train.texts, test.texts = _segmented(train.texts), _segmented(test.texts)
+    return train, test
 
 def benchmark_cnn(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
                   seeds=(0, 1, 2),  # seeds to repeat every model over
@@ -346,7 +377,7 @@ def benchmark_cnn(out,  # results folder (nothing is written here; the caller wr
                   variants=VARIANTS,  # TextCNN variants for the English corpora (Chinese: rand only)
                  ) -> dict:
     "TextCNN variants beside TF-IDF + logistic regression on the test splits of MR, TREC-6, R8, 20NG and the Chinese reviews."
-    from textmine.baselines import evaluate_classifier, tfidf_logreg
+    from textmine.baselines import tfidf_logreg
     from textmine.cli import markdown_table
     say = print if verbose else (lambda *a, **k: None)
     seeds = [int(s) for s in seeds][:1 if quick else None]
@@ -356,19 +387,14 @@ def benchmark_cnn(out,  # results folder (nothing is written here; the caller wr
     rows = []
     for name in corpora:
         cfg = _BENCH[name]
-        train, test = load_dataset(cfg["dataset"]), load_dataset(cfg["dataset"], "test")
-        if quick: train, test = train.sample(200, seed=0), test.sample(100, seed=0)
-        if cfg.get("words"): train.texts, test.texts = _segmented(train.texts), _segmented(test.texts)
-        models = [("TF-IDF + LogReg", None)] + [(f"TextCNN-{v}", v) for v in (variants if cfg["language"] == "en" else ("rand",))]
-        for model_name, variant in models:
-            for s in seeds:
-                model = tfidf_logreg(cfg["language"], seed=s) if variant is None else TextCNNClassifier(
-                    variant, sequence_length=cfg["sequence_length"], split=cfg.get("split", "whitespace"),
-                    epochs=1 if quick else 10, seed=s)
-                r = evaluate_classifier(model, train, test)
-                rows.append({"corpus": name, "model": model_name, "seed": s, "kim": cfg["kim"].get(variant), **r})
-                say(f"{name:15s} {model_name:22s} seed {s}: accuracy {r['accuracy']:.3f}, fit {r['fit_seconds']:.0f} s")
-    table = _cnn_summary(rows)
+        train, test = benchmark_corpus(name, _BENCH, quick)
+        models = [("TF-IDF + LogReg", lambda s: tfidf_logreg(cfg["language"], seed=s))] + [
+            (f"TextCNN-{v}", lambda s, v=v: TextCNNClassifier(v, sequence_length=cfg["sequence_length"],
+                                                             split=cfg.get("split", "whitespace"), epochs=1 if quick else 10, seed=s))
+            for v in (variants if cfg["language"] == "en" else ("rand",))]
+        rows += compare_classifiers(name, train, test, models, seeds, say,
+                                    kim={f"TextCNN-{v}": a for v, a in cfg["kim"].items()})
+    table = seed_summary(rows)
     report = "\n".join([
         "# Convolutional networks for text: test-split results", "",
         f"Corpora {', '.join(corpora)}; seeds {seeds}{' (quick: 200 training and 100 test texts, 1 epoch)' if quick else ''}; "
