@@ -1,7 +1,14 @@
-"""API contracts of the shared Keras text-classifier base: inputs, validation split, best epoch, save / load."""
+"""API contracts of the shared Keras text-classifier base: inputs, validation split, best epoch, save / load,
+atomic model files with a SHA-256 manifest, and the SavedModel export, checked in fresh processes."""
+import hashlib
 import json
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +19,21 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from textmine.classifier import (BestWeights, KerasTextClassifier, LabelledSoftmax, MeanEmbeddingClassifier,
-                                 classifier_inputs, validation_split)
+from textmine.classifier import (BestWeights, KerasTextClassifier, LabelledSoftmax, MeanEmbeddingClassifier, atomic_path,
+                                 classifier_inputs, manifest_path, sha256_file, validation_split, verify_manifest)
 from textmine.data import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_fresh(script: str, *args) -> str:
+    "Run `script` in a new Python process (textmine importable, nothing shared with this one); returns its stdout."
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +142,7 @@ def test_save_load_pickle_round_trip(fitted, trec_small, tmp_path):
         MeanEmbeddingClassifier.load(tmp_path / "missing.keras")
     (tmp_path / "junk.keras").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a classifier written by save"):
-        MeanEmbeddingClassifier.load(tmp_path / "junk.keras")
+        MeanEmbeddingClassifier.load(tmp_path / "junk.keras", verify=False)
 
 
 def test_labelled_softmax_config_round_trip():
@@ -141,3 +160,184 @@ def test_transformer_classifier_uses_the_base_and_saves(trec_small, tmp_path):
     np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), atol=1e-6)
     maps = again.attention_maps(X[:2])
     assert maps[0]["weights"].shape[:2] == (1, 2)
+
+
+# --- model files: atomic writes, SHA-256 manifest, SavedModel ----------------------------------------------------
+
+def test_manifest_is_in_sha256sum_format_for_files_and_folders(tmp_path):
+    f = tmp_path / "model.bin"
+    with atomic_path(f) as tmp:
+        tmp.write_bytes(b"some weights")
+    digest = hashlib.sha256(b"some weights").hexdigest()
+    assert sha256_file(f) == digest
+    assert manifest_path(f) == tmp_path / "model.bin.sha256"
+    assert manifest_path(f).read_text() == f"{digest}  model.bin\n"
+    assert verify_manifest(f) == f
+    d = tmp_path / "serving"
+    with atomic_path(d) as tmp:
+        (tmp / "variables").mkdir(parents=True)
+        (tmp / "saved_model.pb").write_bytes(b"graph")
+        (tmp / "variables" / "data").write_bytes(b"w")
+    assert manifest_path(d).read_text() == (f"{hashlib.sha256(b'graph').hexdigest()}  serving/saved_model.pb\n"
+                                            f"{hashlib.sha256(b'w').hexdigest()}  serving/variables/data\n")
+    verify_manifest(d)
+    (d / "variables" / "data").write_bytes(b"W")
+    with pytest.raises(ValueError, match="serving/variables/data.*does not match"):
+        verify_manifest(d)
+    (d / "variables" / "data").write_bytes(b"w")
+    (d / "added").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"added.*expected \(not in the manifest\)"):
+        verify_manifest(d)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin", "model.bin.sha256", "serving", "serving.sha256"]
+
+
+def test_atomic_path_refuses_to_overwrite_unless_asked(tmp_path):
+    f = tmp_path / "model.bin"
+    with atomic_path(f) as tmp:
+        tmp.write_bytes(b"old")
+    with pytest.raises(FileExistsError, match="model.bin' already exists; pass overwrite=True"):
+        with atomic_path(f) as tmp:
+            tmp.write_bytes(b"new")
+    assert f.read_bytes() == b"old"
+    with atomic_path(f, overwrite=True) as tmp:
+        tmp.write_bytes(b"new")
+    assert f.read_bytes() == b"new" and verify_manifest(f) == f
+    d = tmp_path / "folder"
+    for content in (b"first", b"second"):
+        with atomic_path(d, overwrite=content == b"second") as tmp:
+            tmp.mkdir()
+            (tmp / "x").write_bytes(content)
+    assert (d / "x").read_bytes() == b"second" and verify_manifest(d) == d
+    with pytest.raises(ValueError, match="overwrite must be True or False, got 1"):
+        with atomic_path(f, overwrite=1):
+            pass
+    with pytest.raises(FileNotFoundError, match="nothing was written"):
+        with atomic_path(tmp_path / "empty.bin"):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "folder.sha256", "model.bin", "model.bin.sha256"]
+
+
+def test_a_failed_save_leaves_no_file_and_keeps_the_old_one(fitted, tmp_path, monkeypatch):
+    def breaks_midway(self, filepath, *args, **kwargs):
+        Path(filepath).write_bytes(b"PK\x03\x04 half a zip")
+        raise OSError("No space left on device")
+    path = tmp_path / "m.keras"
+    with monkeypatch.context() as m:
+        m.setattr(keras.Model, "save", breaks_midway)
+        with pytest.raises(OSError, match="No space left"):
+            fitted.save(path)
+    assert list(tmp_path.iterdir()) == []  # no model, no manifest, no temporary file
+    fitted.save(path)
+    before, manifest = path.read_bytes(), manifest_path(path).read_text()
+    with monkeypatch.context() as m:
+        m.setattr(keras.Model, "save", breaks_midway)
+        with pytest.raises(OSError, match="No space left"):
+            fitted.save(path, overwrite=True)
+    assert path.read_bytes() == before and manifest_path(path).read_text() == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "m.keras.sha256"]
+    with pytest.raises(FileExistsError, match="m.keras' already exists"):
+        fitted.save(path)
+    assert fitted.save(path, overwrite=True) == path and verify_manifest(path) == path
+
+
+def test_load_refuses_a_file_that_does_not_match_its_manifest(fitted, trec_small, tmp_path):
+    X, _ = trec_small
+    path = fitted.save(tmp_path / "m.keras")
+    good, expected = path.read_bytes(), sha256_file(path)
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x01  # one bit of one byte
+    path.write_bytes(bytes(flipped))
+    actual = sha256_file(path)
+    with pytest.raises(ValueError) as e:
+        MeanEmbeddingClassifier.load(path)
+    for part in ("m.keras", expected, actual, "verify=False"):
+        assert part in str(e.value)
+    try:  # unchecked, the changed file loads or fails with an error of its own, never the manifest's
+        MeanEmbeddingClassifier.load(path, verify=False)
+    except Exception as err:
+        assert "manifest" not in str(err)
+    path.write_bytes(good + b"\0")  # a byte appended: the zip still reads, the digest differs
+    with pytest.raises(ValueError, match="does not match its SHA-256 manifest"):
+        KerasTextClassifier.load(path)
+    again = KerasTextClassifier.load(path, verify=False)
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+    path.write_bytes(good)
+    assert type(KerasTextClassifier.load(path)) is MeanEmbeddingClassifier
+    manifest_path(path).write_text("not a digest  m.keras\n")
+    with pytest.raises(ValueError, match="line 1 of the manifest .* is not"):
+        KerasTextClassifier.load(path)
+    manifest_path(path).unlink()
+    with pytest.raises(FileNotFoundError, match=r"manifest .*m.keras.sha256.* is missing.*verify=False"):
+        KerasTextClassifier.load(path)
+    assert type(KerasTextClassifier.load(path, verify=False)) is MeanEmbeddingClassifier
+    with pytest.raises(ValueError, match="verify must be True or False, got 'no'"):
+        KerasTextClassifier.load(path, verify="no")
+
+
+@pytest.fixture(scope="module")
+def small_cnn_rnn(trec_small):
+    from textmine.cnn import TextCNNClassifier
+    from textmine.rnn import RNNClassifier
+    X, y = trec_small
+    cnn = TextCNNClassifier(widths=(2, 3), filters=4, embedding_dim=8, sequence_length=12, epochs=1, seed=0).fit(X, y)
+    rnn = RNNClassifier(units=4, embedding_dim=8, sequence_length=12, epochs=1, seed=0).fit(X, y)
+    return cnn, rnn
+
+
+def test_keras_files_predict_identically_in_a_fresh_process(fitted, small_cnn_rnn, trec_small, tmp_path):
+    X, _ = trec_small
+    models = {"mean": fitted, "cnn": small_cnn_rnn[0], "rnn": small_cnn_rnn[1]}
+    for name, model in models.items():
+        model.save(tmp_path / f"{name}.keras")
+    (tmp_path / "texts.json").write_text(json.dumps(X))
+    out = run_fresh("""
+        import json, sys, numpy as np
+        from pathlib import Path
+        from textmine.classifier import KerasTextClassifier
+        d = Path(sys.argv[1])
+        texts = json.loads((d / "texts.json").read_text())
+        for name in ("mean", "cnn", "rnn"):
+            model = KerasTextClassifier.load(d / f"{name}.keras")
+            np.savez(d / f"{name}.npz", proba=model.predict_proba(texts), labels=model.predict(texts),
+                     params=json.dumps(model.get_params(), default=str), kind=type(model).__name__)
+        print("loaded")
+    """, tmp_path)
+    assert "loaded" in out
+    for name, model in models.items():
+        with np.load(tmp_path / f"{name}.npz") as got:
+            assert str(got["kind"]) == type(model).__name__
+            np.testing.assert_allclose(got["proba"], model.predict_proba(X), rtol=0, atol=1e-6)
+            np.testing.assert_array_equal(got["labels"], model.predict(X))
+            assert json.loads(str(got["params"])) == json.loads(json.dumps(model.get_params(), default=str))
+
+
+def test_saved_model_serves_raw_strings_in_a_fresh_process(fitted, trec_small, tmp_path):
+    X, _ = trec_small
+    X = X[:40]
+    export = fitted.export_saved_model(tmp_path / "serving")
+    assert (export / "saved_model.pb").is_file() and verify_manifest(export) == export
+    with pytest.raises(FileExistsError, match="serving' already exists; pass overwrite=True"):
+        fitted.export_saved_model(export)
+    assert fitted.export_saved_model(export, overwrite=True) == export
+    (tmp_path / "texts.json").write_text(json.dumps(X))
+    out = run_fresh("""
+        import json, sys, numpy as np
+        import tensorflow as tf
+        from pathlib import Path
+        d = Path(sys.argv[1])
+        served = tf.saved_model.load(str(d / "serving"))
+        serve = served.signatures["serving_default"]
+        spec = serve.structured_input_signature[1]["texts"]
+        assert spec.dtype == tf.string and spec.shape.as_list() == [None], spec
+        out = serve(tf.constant(json.loads((d / "texts.json").read_text())))
+        assert out["probabilities"].dtype == tf.float32 and out["labels"].dtype == tf.string
+        np.savez(d / "served.npz", proba=out["probabilities"].numpy(), labels=out["labels"].numpy().astype(str),
+                 classes=served.class_names().numpy().astype(str))
+        print("textmine" in sys.modules)
+    """, tmp_path)
+    assert out.strip() == "False"  # the SavedModel needs TensorFlow only
+    with np.load(tmp_path / "served.npz") as got:
+        assert got["proba"].shape == (40, len(fitted.classes_))
+        np.testing.assert_allclose(got["proba"], fitted.predict_proba(X), rtol=0, atol=1e-5)
+        np.testing.assert_array_equal(got["labels"], fitted.predict(X).astype(str))
+        np.testing.assert_array_equal(got["classes"], fitted.classes_.astype(str))
