@@ -8,7 +8,7 @@ TF_EXTRA ?= tf-cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install sync test nbtest pytest demo execute docs readme lab clean browser
+.PHONY: help install sync test nbtest pytest demo bench execute docs readme lab clean browser
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -45,6 +45,9 @@ test: sync nbtest pytest ## the full check: sync, notebook tests, pytest
 
 demo: install ## baselines on the default data: table, plots and report in results/demo
 	$(BIN)/textmine demo --out results/demo --force
+
+bench: install ## every chapter's measured comparison (hours on 2 cores) into results/bench; TASKS="cnn rnn" picks some
+	$(BIN)/textmine bench $(TASKS) --out results/bench --force
 
 execute: install ## run every notebook at full size and keep its outputs (what the site and readers see)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 nbs/*.ipynb
