@@ -193,9 +193,11 @@ class PositionEmbedding(keras.layers.Layer):
 
     def call(self, x):
         n = x.shape[1]
-        if n is not None and n > self.max_length:
+        if isinstance(n, int) and n > self.max_length:  # a known length (symbolic shapes, e.g. JAX's, are not ints)
             raise ValueError(f"sequence length {n} exceeds max_length={self.max_length} of {self.name}")
-        return x + ops.expand_dims(self.embeddings[: ops.shape(x)[1]], 0)
+        return x + ops.expand_dims(ops.take(self.embeddings, ops.arange(ops.shape(x)[1]), axis=0), 0)
+
+    def compute_output_shape(self, input_shape): return input_shape
 
     def get_config(self):
         return {**super().get_config(), "max_length": self.max_length, "kind": self.kind}
