@@ -1,12 +1,18 @@
-"""The textmine command, run as a user runs it: a separate process."""
+"""The textmine command: run as a user runs it (a separate process), and in-process through `main` for the commands on one's own texts."""
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
 import pytest
 
+from textmine.cli import main
 from textmine.data import carrier_requirements
 
 # the console script installed beside this interpreter, as a user would run it
@@ -62,3 +68,221 @@ def test_bad_arguments_exit_nonzero_without_traceback():
     assert r.returncode == 2 and "invalid int value" in r.stderr
     r = run("nosuchcommand")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+# ---- commands on one's own texts: classify train / predict, cluster ----
+
+def reviews(n=60):
+    "Tiny made-up film reviews, alternately positive and negative, with obvious words."
+    rng = np.random.default_rng(0)
+    good, bad = "good great superb lovely moving funny".split(), "bad dull awful boring weak silly".split()
+    return pd.DataFrame([{"id": f"r{i:03d}", "text": " ".join(rng.choice(good if i % 2 == 0 else bad, 5)) + " film",
+                          "label": "pos" if i % 2 == 0 else "neg"} for i in range(n)])
+
+
+def topics(n=60):
+    "Tiny made-up texts about three topics with disjoint words."
+    rng = np.random.default_rng(0)
+    words = ["match goal team coach league score player", "oven recipe flour butter sauce bake dinner",
+             "rocket orbit planet moon launch star telescope"]
+    return pd.DataFrame([{"text": " ".join(rng.choice(words[i % 3].split(), 5)), "topic": i % 3} for i in range(n)])
+
+
+def cli(capsys, *args):
+    "Run `textmine ARGS` in this process: (exit status, stdout, stderr)."
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    "A TextCNN trained for one epoch on the tiny reviews, and its training table."
+    d = tmp_path_factory.mktemp("trained")
+    reviews().to_csv(d / "reviews.csv", index=False)
+    assert main(["classify", "train", "--data", str(d / "reviews.csv"), "--out", str(d / "cnn.keras"), "--epochs", "1",
+                 "--quiet"]) == 0
+    return d / "cnn.keras", d / "reviews.csv"
+
+
+@pytest.mark.parametrize("model", ["textcnn", "rnn"])
+def test_classify_train_predict_round_trip(tmp_path, capsys, model, trained):
+    if model == "textcnn": model_file, data = trained
+    else:
+        data, model_file = tmp_path / "reviews.csv", tmp_path / "rnn.keras"
+        reviews().to_csv(data, index=False)
+        code, _, err = cli(capsys, "classify", "train", "--data", data, "--model", "rnn", "--out", model_file,
+                           "--epochs", "1", "--sequence-length", "8", "--seed", "3")
+        assert code == 0, err
+        assert "training rnn on 60 texts" in err and "wrote" in err
+    assert model_file.is_file() and model_file.with_name(model_file.name + ".sha256").is_file()
+    new = tmp_path / "new.tsv"
+    reviews(10).drop(columns="label").to_csv(new, sep="\t", index=False)
+    code, _, err = cli(capsys, "classify", "predict", "--model", model_file, "--data", new, "--out", tmp_path / "pred.csv")
+    assert code == 0, err
+    pred = pd.read_csv(tmp_path / "pred.csv", dtype={"id": str})
+    assert list(pred.columns) == ["id", "text", "prediction", "p_neg", "p_pos"]
+    assert pred.id.tolist() == [f"r{i:03d}" for i in range(10)]  # every row, in order, cells as they were
+    np.testing.assert_allclose(pred[["p_neg", "p_pos"]].sum(axis=1), 1, atol=1e-5)
+    assert set(pred.prediction) <= {"pos", "neg"}
+    assert (pred.prediction == np.where(pred.p_pos > pred.p_neg, "pos", "neg")).all()
+
+
+def test_classify_predict_writes_to_stdout_without_out(capsys, trained):
+    model_file, data = trained
+    code, out, err = cli(capsys, "classify", "predict", "--model", model_file, "--data", data, "--quiet")
+    assert code == 0 and err == ""
+    pred = pd.read_csv(io.StringIO(out))
+    assert len(pred) == 60 and list(pred.columns[-3:]) == ["prediction", "p_neg", "p_pos"]
+
+
+def test_cluster_kmeans_tfidf_writes_three_files(tmp_path, capsys):
+    topics().to_csv(tmp_path / "topics.csv", index=False)
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--k", "3", "--method", "kmeans",
+                       "--features", "tfidf", "--map", "pca", "--out", out)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["clusters.csv", "keywords.md", "map.png"]
+    got = pd.read_csv(out / "clusters.csv")
+    assert list(got.columns) == ["text", "topic", "cluster"] and len(got) == 60
+    assert (pd.crosstab(got.topic, got.cluster).gt(0).sum(axis=1) == 1).all()  # disjoint topics: one cluster each
+    report = (out / "keywords.md").read_text()
+    for c in range(3): assert f"## Cluster {c} (20 texts)" in report
+    assert report.count("1. row ") == 3 and report.count("2. row ") == 3
+    assert (out / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cluster_k_auto_reports_its_choice(tmp_path, capsys):
+    topics().to_csv(tmp_path / "topics.csv", index=False)
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--k", "auto", "--max-k", "6",
+                       "--features", "lsa", "--map", "pca", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert "k=3 chosen: the highest mean silhouette" in err and "among k=2..6" in err
+    assert pd.read_csv(tmp_path / "out" / "clusters.csv").cluster.nunique() == 3
+    assert "| 6 |" in (tmp_path / "out" / "keywords.md").read_text()  # every k tried is in the report
+
+
+def test_cluster_dec_runs(tmp_path, capsys):
+    topics().to_csv(tmp_path / "topics.csv", index=False)
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--k", "3", "--method", "dec", "--features",
+                       "lsa", "--epochs", "2", "--max-iter", "5", "--map", "pca", "--out", tmp_path / "out", "--quiet")
+    assert code == 0, err
+    assert pd.read_csv(tmp_path / "out" / "clusters.csv").cluster.between(0, 2).all()
+
+
+BAD_FILES = {  # name: (file bytes, what the error must say)
+    "missing column": (b"body,label\nhello,a\nbye,b\n", "has no column 'text' (--text-col); the columns it has are 'body', 'label'"),
+    "empty file": (b"", "is empty"),
+    "header only": (b"text,label\n", "has a header row but no texts"),
+    "latin-1": ("text,label\nun caf\u00e9,a\nun th\u00e9,b\n".encode("latin-1"), "cannot be read as UTF-8"),
+    "empty texts": (b"text,label\nhello,a\n,b\n  ,a\nbye,b\n", "the text column 'text' is empty in row 3, 4"),
+}
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "cluster"])
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_gives_one_line_error(tmp_path, capsys, case, command, trained):
+    content, message = BAD_FILES[case]
+    data = tmp_path / "bad.csv"
+    data.write_bytes(content)
+    out = tmp_path / ("out.csv" if command == "predict" else "out")
+    args = {"train": ["classify", "train", "--out", tmp_path / "m.keras"],
+            "predict": ["classify", "predict", "--model", trained[0], "--out", out],
+            "cluster": ["cluster", "--out", out]}[command]
+    code, _, err = cli(capsys, *args, "--data", data)
+    assert code == 2 and str(data) in err and message in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "m.keras").exists()  # nothing written
+
+
+def test_latin1_file_reads_with_encoding(tmp_path, capsys, trained):
+    data = tmp_path / "latin.csv"
+    data.write_bytes("text\nun film superbe, caf\u00e9 cr\u00e8me\n".encode("latin-1"))
+    code, out, err = cli(capsys, "classify", "predict", "--model", trained[0], "--data", data, "--encoding", "latin-1")
+    assert code == 0, err
+    assert "café crème" in out
+
+
+def test_bad_labels_and_settings(tmp_path, capsys):
+    (tmp_path / "one.csv").write_text("text,label\nhello,a\nbye,a\n")
+    code, _, err = cli(capsys, "classify", "train", "--data", tmp_path / "one.csv", "--out", tmp_path / "m.keras")
+    assert code == 2 and "the label column 'label' holds only one class, 'a'" in err
+    reviews().to_csv(tmp_path / "r.csv", index=False)
+    code, _, err = cli(capsys, "classify", "train", "--data", tmp_path / "r.csv", "--out", tmp_path / "m.model")
+    assert code == 2 and "--out must be a file name ending in .keras" in err
+    code, _, err = cli(capsys, "classify", "train", "--data", tmp_path / "nothere.csv", "--out", tmp_path / "m.keras")
+    assert code == 2 and "nothere.csv does not exist" in err
+    code, _, err = cli(capsys, "classify", "predict", "--model", tmp_path / "r.csv", "--data", tmp_path / "r.csv")
+    assert code == 2 and "is not a classifier written by `textmine classify train`" in err
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "r.csv", "--k", "61", "--out", tmp_path / "o")
+    assert code == 2 and "--k 61 must be smaller than the number of texts, 60" in err
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "r.csv", "--max-k", "1", "--features", "tfidf", "--out", tmp_path / "o")
+    assert code == 2 and "--max-k must be an integer >= 2, got 1" in err and not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit) as e: main(["cluster", "--data", "x.csv", "--out", "o", "--k", "one"])
+    assert e.value.code == 2 and "must be an integer >= 2 or 'auto', got 'one'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e: main(["classify", "train", "--data", "x.csv", "--out", "m.keras", "--model", "svm"])
+    assert e.value.code == 2 and "invalid choice: 'svm'" in capsys.readouterr().err
+
+
+def test_existing_outputs_are_refused_without_force(tmp_path, capsys, trained):
+    model_file, data = trained
+    before = model_file.read_bytes()
+    code, _, err = cli(capsys, "classify", "train", "--data", data, "--out", model_file, "--epochs", "1")
+    assert code == 2 and "already exists; pass --force" in err and model_file.read_bytes() == before
+    (tmp_path / "pred.csv").write_text("keep me")
+    code, _, err = cli(capsys, "classify", "predict", "--model", model_file, "--data", data, "--out", tmp_path / "pred.csv")
+    assert code == 2 and "already exists; pass --force" in err and (tmp_path / "pred.csv").read_text() == "keep me"
+    code, _, err = cli(capsys, "classify", "predict", "--model", model_file, "--data", data, "--out", tmp_path / "pred.csv",
+                       "--force", "--quiet")
+    assert code == 0 and len(pd.read_csv(tmp_path / "pred.csv")) == 60
+    topics().to_csv(tmp_path / "topics.csv", index=False)
+    (tmp_path / "out").mkdir(); (tmp_path / "out" / "old.txt").write_text("x")
+    args = ["cluster", "--data", tmp_path / "topics.csv", "--k", "3", "--features", "tfidf", "--map", "pca",
+            "--out", tmp_path / "out", "--quiet"]
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and "already holds files; pass --force" in err and not (tmp_path / "out" / "clusters.csv").exists()
+    assert cli(capsys, *args, "--force")[0] == 0 and (tmp_path / "out" / "clusters.csv").is_file()
+
+
+def test_minilm_is_refused_until_it_can_be_saved(tmp_path, capsys):
+    from textmine.minilm import MiniLMClassifier
+    if callable(getattr(MiniLMClassifier, "save", None)) and callable(getattr(MiniLMClassifier, "load", None)):
+        pytest.skip("MiniLMClassifier can be saved: classify train uses it like the other models")
+    reviews().to_csv(tmp_path / "r.csv", index=False)
+    code, _, err = cli(capsys, "classify", "train", "--data", tmp_path / "r.csv", "--model", "minilm", "--out",
+                       tmp_path / "m.keras")
+    assert code == 2 and "minilm models cannot be saved yet" in err and not (tmp_path / "m.keras").exists()
+
+
+def test_predict_loads_a_model_through_its_own_class(tmp_path, monkeypatch):
+    "A file that names a classifier outside the Keras base is loaded by that class's `load`."
+    import textmine.minilm
+    from textmine.cli import load_classifier
+    path = tmp_path / "m.keras"
+    config = {"config": {"layers": [{"class_name": "textmine.classifier>LabelledSoftmax",
+                                     "config": {"estimator": "textmine.minilm.MiniLMClassifier"}}]}}
+    with zipfile.ZipFile(path, "w") as z: z.writestr("config.json", json.dumps(config))
+    calls = []
+    monkeypatch.setattr(textmine.minilm.MiniLMClassifier, "load",
+                        classmethod(lambda cls, p, verify=True: calls.append((cls, p, verify)) or "loaded"), raising=False)
+    assert load_classifier(path, verify=False) == "loaded"
+    assert calls == [(textmine.minilm.MiniLMClassifier, path, False)]
+
+
+def test_help_of_every_new_command(capsys):
+    for args, words in ((["classify", "--help"], ["train", "predict"]),
+                        (["classify", "train", "--help"], ["--model", "textcnn,rnn,transformer,minilm", "--label-col", "--seed", "--force"]),
+                        (["classify", "predict", "--help"], ["--model", "--out", "standard output", "--seed"]),
+                        (["cluster", "--help"], ["--k", "auto", "kmeans,dec,idec", "tfidf,lsa,minilm", "--seed", "--force"])):
+        with pytest.raises(SystemExit) as e: main(args)
+        out = capsys.readouterr().out
+        assert e.value.code == 0 and all(w in out for w in words), (args, out)
+
+
+def test_console_script_on_a_bad_file(tmp_path):
+    (tmp_path / "t.csv").write_text("body\nhello\n")
+    r = run("cluster", "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"textmine cluster: error: {tmp_path / 't.csv'} has no column 'text' (--text-col); the columns it has are 'body'"
+    r = run("classify", "train", "--help")
+    assert r.returncode == 0 and "--sequence-length" in r.stdout
