@@ -37,9 +37,27 @@ def environment() -> dict:
            "scikit-learn": sklearn.__version__, "platform": platform.platform(), "processor": platform.machine(),
            "cpus": os.cpu_count()}
     try:
-        import keras; env["keras"] = keras.__version__
-    except ImportError: pass
+        import keras; env["keras"], env["keras_backend"] = keras.__version__, keras.backend.backend()
+    except ImportError: return env
+    env["accelerator"] = _accelerator(env["keras_backend"])
     return env
+
+def _accelerator(backend: str) -> str:
+    "The GPUs the Keras backend sees, as names (\"none\" when it runs on the CPU)."
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+            gpus = [tf.config.experimental.get_device_details(d).get("device_name", d.name)
+                    for d in tf.config.list_physical_devices("GPU")]
+        elif backend == "jax":
+            import jax
+            gpus = [d.device_kind for d in jax.devices() if d.platform != "cpu"]
+        elif backend == "torch":
+            import torch
+            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        else: gpus = []
+    except Exception as e: return f"unknown ({type(e).__name__})"
+    return ", ".join(gpus) or "none"
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     "A DataFrame as a GitHub-flavoured markdown table (index included)."
@@ -152,6 +170,7 @@ BENCHMARKS = {  # task -> "module:function"; the function takes (out, seeds, qui
     "attention": "textmine.attention:benchmark_attention",
     "cnn": "textmine.cnn:benchmark_cnn",
     "rnn": "textmine.rnn:benchmark_rnn",
+    "minilm": "textmine.minilm:benchmark_minilm",
     "cluster": "textmine.dec:benchmark_cluster",
 }
 

