@@ -19,10 +19,10 @@ from .baselines import evaluate_classifier
 from .data import load_dataset
 
 # %% auto #0
-__all__ = ['VARIANTS', 'OPTIMIZERS', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np', 'global_max_pool1d_np',
-           'digits_cnn', 'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier', 'feature_maps',
-           'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams', 'seed_summary', 'compare_classifiers',
-           'benchmark_corpus', 'benchmark_cnn']
+__all__ = ['VARIANTS', 'OPTIMIZERS', 'CNN_TARGETS', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np',
+           'global_max_pool1d_np', 'digits_cnn', 'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier',
+           'feature_maps', 'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams', 'seed_summary',
+           'compare_classifiers', 'benchmark_corpus', 'benchmark_cnn', 'cnn_report']
 
 # %% ../nbs/06_cnn.ipynb #732b59ea
 def _same_padding(n: int, k: int, s: int) -> tuple[int, int]:
@@ -326,6 +326,10 @@ _BENCH = {  # benchmark name -> dataset, language, TextCNN settings and Kim's (2
     "chnsenti-words": dict(dataset="chnsenti", language="zh", sequence_length=120, words=True, kim={}),
 }
 
+CNN_TARGETS = {  # corpus -> (the model the target is for; None: the best TextCNN variant, target accuracy)
+    "mr": ("TextCNN-rand", 0.76), "trec": (None, 0.91), "r8": (None, 0.965), "20ng": (None, 0.83),
+    "chnsenti-chars": (None, 0.88), "chnsenti-words": (None, 0.88)}
+
 def _segmented(texts):
     "Chinese texts as jieba words joined by spaces."
     from textmine.preprocess import pretokenize, segment_zh
@@ -394,14 +398,32 @@ def benchmark_cnn(out,  # results folder (nothing is written here; the caller wr
             for v in (variants if cfg["language"] == "en" else ("rand",))]
         rows += compare_classifiers(name, train, test, models, seeds, say,
                                     kim={f"TextCNN-{v}": a for v, a in cfg["kim"].items()})
+    return cnn_report(rows, seeds, quick)
+
+def cnn_report(rows: list,  # per-seed rows of `benchmark_cnn` (possibly gathered from several runs)
+               seeds: list,  # the seeds the rows cover
+               quick: bool = False,  # whether the rows come from quick runs
+              ) -> dict:
+    "The summary table and report text of the CNN benchmark, from its rows."
+    from textmine.cli import markdown_table
+    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
     table = seed_summary(rows)
+    verdicts = []
+    for c in corpora:
+        means = {m: np.mean([r["accuracy"] for r in rows if r["corpus"] == c and r["model"] == m])
+                 for m in dict.fromkeys(r["model"] for r in rows if r["corpus"] == c and r["model"].startswith("TextCNN"))}
+        model, target = CNN_TARGETS.get(c, (None, None))
+        if target and means and (model is None or model in means):
+            m = model or max(means, key=means.get)
+            verdicts.append(f"- {c}: {m} {means[m]:.3f} against the target {target:.3f}"
+                            f"{'' if model else ' (best variant)'}: {'met' if means[m] >= target else 'missed'}.")
     report = "\n".join([
         "# Convolutional networks for text: test-split results", "",
         f"Corpora {', '.join(corpora)}; seeds {seeds}{' (quick: 200 training and 100 test texts, 1 epoch)' if quick else ''}; "
         "mean ± std over seeds. TextCNN: widths 3/4/5 x 100 maps, ReLU, max-over-time, dropout 0.5, max-norm 3, Adam, "
         "at most 10 epochs with early stopping on 10% of the training texts; pretrained variants use GloVe 6B-50d. "
         "Kim (2014) reports 10-fold CV on MR and the official TREC test set, with 300-d word2vec.", "",
-        markdown_table(table)] + ([
+        markdown_table(table)] + (["", "Targets:"] + verdicts if verdicts and not quick else []) + ([
         "", f"Not in this run: {', '.join(c for c in _BENCH if c not in corpora)}; `textmine bench cnn` runs every corpus."]
         if set(corpora) != set(_BENCH) else []))
     return {"rows": rows, "summary": table.reset_index().to_dict("records"), "report": report}
