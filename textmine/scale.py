@@ -241,12 +241,14 @@ def fit_streaming(clf: KerasTextClassifier,  # one of the book's Keras classifie
     if n_train < 1: raise ValueError(f"dataset must hold at least one training text per replica, got {n - n_val} texts")
     n_val = replica_texts(n_val, batch_size, strategy)
     train = batches(train.take(n_train))
+    options = tf.data.Options()  # on several workers: each reads the whole stream and keeps its share of the batches,
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA  # as the counts assume
     with scope:
         clf.model_ = clf._network()
         clf._after_build()
         clf.model_.compile(optimizer=clf._optimizer(), metrics=["accuracy"],
                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    val = batches(val.take(n_val))
+    train, val = train.with_options(options), batches(val.take(n_val)).with_options(options)
     callbacks = [BestWeights(getattr(clf, "patience", None))] if n_val else []
     hist = clf.model_.fit(train, validation_data=val if n_val else None, epochs=clf.epochs,
                           shuffle=False, verbose=clf.verbose, callbacks=callbacks)  # the pipeline shuffles
