@@ -32,7 +32,8 @@ from .preprocess import make_text_vectorizer
 # %% auto #0
 __all__ = ['check_int', 'check_rate', 'check_positive', 'check_choice', 'check_vectors', 'default_vectors', 'pretrained_matrix',
            'classifier_inputs', 'validation_split', 'BestWeights', 'LabelledSoftmax', 'sha256_file', 'manifest_path',
-           'atomic_path', 'verify_manifest', 'KerasTextClassifier', 'MaskedMean', 'MeanEmbeddingClassifier']
+           'atomic_path', 'verify_manifest', 'strategy_scope', 'replica_texts', 'KerasTextClassifier', 'MaskedMean',
+           'MeanEmbeddingClassifier']
 
 # %% ../nbs/05a_classifier.ipynb #d079bbae
 def check_int(value, name: str, low: int = 1) -> int:
@@ -243,6 +244,31 @@ def verify_manifest(path,  # a model file or folder written through `atomic_path
                              "load(path, verify=False) skips the check")
     return path
 
+# %% ../nbs/05a_classifier.ipynb #8cdd13fa
+def strategy_scope(strategy,  # a `tf.distribute.Strategy`, or None for the default (one device)
+                  ):
+    "The context to build and compile a network in: `strategy.scope()`, or a context that does nothing when `strategy` is None."
+    if strategy is None: return contextlib.nullcontext()
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"strategy needs Keras' TensorFlow backend, got {keras.backend.backend()!r}")
+    import tensorflow as tf
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(f"strategy must be a tf.distribute.Strategy (e.g. tf.distribute.MirroredStrategy()) or None, "
+                        f"got {type(strategy).__name__}: {strategy!r:.60}")
+    return strategy.scope()
+
+def replica_texts(n: int,  # training texts
+                  batch_size: int,  # texts per step, split between the replicas
+                  strategy=None,  # the `tf.distribute.Strategy`, or None
+                 ) -> int:
+    """How many of `n` training (or validation) texts to use so that every batch splits evenly between the strategy's
+    replicas: all `n` without a strategy, else at most replicas - 1 fewer (Keras cannot sum an embedding's sparse
+    gradients, or the validation batches, across replicas that got different numbers of texts)."""
+    if strategy is None: return n
+    k = strategy.num_replicas_in_sync
+    if batch_size % k: raise ValueError(f"batch_size must be a multiple of the {k} replicas of strategy, got {batch_size}")
+    return n - (n % batch_size) % k
+
 # %% ../nbs/05a_classifier.ipynb #09afca98
 class KerasTextClassifier(ClassifierMixin, BaseEstimator):
     """Base of the book's Keras text classifiers: raw texts in, classes out. A subclass stores its arguments in `__init__`
@@ -281,10 +307,13 @@ class KerasTextClassifier(ClassifierMixin, BaseEstimator):
         "Token ids (n, sequence_length) of raw texts."
         return ops.convert_to_numpy(self.vectorizer_(texts)).astype("int32")
 
-    def fit(self, X, y):
+    def fit(self, X, y,
+            strategy=None,  # a `tf.distribute.Strategy` (e.g. `MirroredStrategy`) to build and train the network under; None: one device
+           ):
         "Learn the vocabulary and train the network on texts `X` with labels `y`; returns self."
         X, y = classifier_inputs(X, y)
         self._check_params()
+        scope = strategy_scope(strategy)
         set_seed(self.seed)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         tr, va = validation_split(y_idx, self.validation_fraction, self.seed)
@@ -293,11 +322,13 @@ class KerasTextClassifier(ClassifierMixin, BaseEstimator):
         self.vocabulary_ = [str(w) for w in vocab.get_vocabulary()]
         self._prepare(X_tr)
         self.vectorizer_ = self._make_vectorizer()
-        self.model_ = self._network()
-        self._after_build()
         ids = self._ids(X)
-        self.model_.compile(optimizer=self._optimizer(), metrics=["accuracy"],
-                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        with scope:  # the network's variables are created (and mirrored) inside the strategy
+            self.model_ = self._network()
+            self._after_build()
+            self.model_.compile(optimizer=self._optimizer(), metrics=["accuracy"],
+                                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        tr, va = (part[:replica_texts(len(part), self.batch_size, strategy)] for part in (tr, va))  # even splits between replicas
         val = (ids[va], y_idx[va]) if len(va) else None
         callbacks = [BestWeights(getattr(self, "patience", None))] if val else []
         hist = self.model_.fit(ids[tr], y_idx[tr], validation_data=val, epochs=self.epochs, batch_size=self.batch_size,
