@@ -43,7 +43,7 @@ pytest: install browser ## run the pytest suites in tests/
 
 test: sync nbtest pytest ## the full check: sync, notebook tests, pytest
 
-demo: install ## baselines on the default data: table, plots and report in results/demo
+demo: install ## every chapter's model beside its baseline on slices of the default data (about 5 min on 2 cores): table, plots and report in results/demo
 	$(BIN)/textmine demo --out results/demo --force
 
 bench: install ## every chapter's measured comparison (hours on 2 cores) into results/bench; TASKS="cnn rnn" picks some

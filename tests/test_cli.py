@@ -41,16 +41,33 @@ def test_datasets_table_and_requirements():
     assert r.stdout.split() == carrier_requirements()
 
 
-def test_demo_quick_writes_report_and_refuses_to_overwrite(tmp_path):
-    out = tmp_path / "demo"
+# the models the quick demo must train, per task: the baselines first, then one model of every chapter
+DEMO_MODELS = {
+    "classification": ["majority class", "TF-IDF + LogReg", "mean GloVe + LogReg", "mean embedding (learned)",
+                       "TextCNN (rand)", "BiGRU", "Transformer (1 block)", "MiniLM (frozen) + LogReg"],
+    "clustering": ["random clusters", "TF-IDF + KMeans", "LSA + KMeans", "MiniLM + KMeans", "DEC (TF-IDF top 2000)"],
+    "embeddings": ["Word2Vec (500 BBC documents)", "GloVe 6B-50d (pretrained)"],
+}
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory):
+    "One run of `textmine demo --quick`: (its folder, the finished process, results.json as it was written)."
+    out = tmp_path_factory.mktemp("demo") / "demo"
     r = run("demo", "--quick", "--out", str(out))
     assert r.returncode == 0, r.stderr
+    return out, r, json.loads((out / "results.json").read_text())
+
+
+def test_demo_quick_writes_report_and_refuses_to_overwrite(quick_demo):
+    out, r, saved = quick_demo
     assert "TF-IDF + LogReg" in r.stdout and "TF-IDF + KMeans" in r.stdout
-    saved = json.loads((out / "results.json").read_text())
-    assert {row["dataset"] for row in saved["rows"]} == {"mr", "trec", "bbc"}
+    assert {row["dataset"] for row in saved["rows"]} == {"trec", "bbc", "wordsim353"}
     assert saved["settings"] == {"seed": 0, "quick": True}
+    assert saved["slices"]["trec"] == {"n_train": 1000, "n_test": 300} and saved["slices"]["bbc"] == {"n": 300}
     report = (out / "report.md").read_text()
     assert "| dataset | model |" in report and "![" in report
+    assert "training and 300 test texts" in report and "`textmine bench`" in report  # says what it trained on
     for line in report.splitlines():
         if line.startswith("!["):
             assert (out / line.split("(")[1].rstrip(")")).is_file()
@@ -61,6 +78,35 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(tmp_path):
     rows = json.loads((out / "results.json").read_text())["rows"]
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]
     assert strip(rows) == strip(saved["rows"])  # same seed, same numbers
+
+
+def test_demo_quick_covers_every_chapter_beside_its_baseline(quick_demo):
+    rows = pd.DataFrame(quick_demo[2]["rows"])
+    for task, models in DEMO_MODELS.items():
+        assert rows[rows.task == task].model.tolist() == models, task
+    assert rows.seconds.ge(0).all()
+    cls = rows[rows.task == "classification"].set_index("model")
+    assert cls[["accuracy", "macro_f1"]].stack().between(0, 1).all()
+    assert (cls.n_train == 1000).all() and (cls.n_test == 300).all()
+    assert cls.accuracy["TF-IDF + LogReg"] > cls.accuracy["majority class"] + 0.3
+    assert (cls.accuracy.drop("majority class") > cls.accuracy["majority class"] + 0.1).all(), cls.accuracy
+    clu = rows[rows.task == "clustering"].set_index("model")
+    assert clu[["acc", "nmi"]].stack().between(0, 1).all() and clu.ari.between(-1, 1).all()
+    assert (clu.nmi.drop("random clusters") > clu.nmi["random clusters"] + 0.2).all(), clu.nmi
+    emb = rows[rows.task == "embeddings"].set_index("model")
+    assert emb.spearman.between(-1, 1).all() and emb.coverage.between(0, 1).all() and (emb.coverage > 0).all()
+    assert emb.coverage["GloVe 6B-50d (pretrained)"] == 1.0
+    assert emb.spearman["GloVe 6B-50d (pretrained)"] > max(0.4, emb.spearman["Word2Vec (500 BBC documents)"])
+
+
+def test_demo_prints_one_line_per_model(quick_demo):
+    _, r, saved = quick_demo
+    lines = r.stdout.splitlines()
+    for row in saved["rows"]:
+        score = {"classification": "accuracy", "clustering": "ACC", "embeddings": "spearman"}[row["task"]]
+        value = row[score.lower()]
+        hits = [l for l in lines if l.startswith(row["task"]) and f" {row['model']} " in l]
+        assert len(hits) == 1 and f"{score} {value:.3f}" in hits[0] and hits[0].endswith(" s)"), (row, hits)
 
 
 def test_bad_arguments_exit_nonzero_without_traceback():
