@@ -615,5 +615,7 @@ def minilm_report(rows: list,  # per-seed rows of `benchmark_minilm` (possibly g
         f"tokens. Frozen: 384-d sentence vectors, C by 5-fold cross-validation. Ran with Keras {env.get('keras')} on the "
         f"{env.get('keras_backend', '?')} backend, accelerator: {env.get('accelerator', 'none')}. TREC-6's test split is a "
         "stratified 10% of the 5,452 training questions.", "",
-        markdown_table(table)] + (["", "Targets:"] + verdicts if verdicts and not quick else []))
+        markdown_table(table)] + (["", "Targets:"] + verdicts if verdicts and not quick else []) + ([
+        "", f"Not in this run: {', '.join(c for c in _FT_BENCH if c not in corpora)}; `textmine bench minilm` runs every corpus."]
+        if set(corpora) != set(_FT_BENCH) else []))
     return {"rows": rows, "summary": table.reset_index().to_dict("records"), "report": report}
