@@ -290,16 +290,6 @@ def test_existing_outputs_are_refused_without_force(tmp_path, capsys, trained):
     assert cli(capsys, *args, "--force")[0] == 0 and (tmp_path / "out" / "clusters.csv").is_file()
 
 
-def test_minilm_is_refused_until_it_can_be_saved(tmp_path, capsys):
-    from textmine.minilm import MiniLMClassifier
-    if callable(getattr(MiniLMClassifier, "save", None)) and callable(getattr(MiniLMClassifier, "load", None)):
-        pytest.skip("MiniLMClassifier can be saved: classify train uses it like the other models")
-    reviews().to_csv(tmp_path / "r.csv", index=False)
-    code, _, err = cli(capsys, "classify", "train", "--data", tmp_path / "r.csv", "--model", "minilm", "--out",
-                       tmp_path / "m.keras")
-    assert code == 2 and "minilm models cannot be saved yet" in err and not (tmp_path / "m.keras").exists()
-
-
 def test_predict_loads_a_model_through_its_own_class(tmp_path, monkeypatch):
     "A file that names a classifier outside the Keras base is loaded by that class's `load`."
     import textmine.minilm
