@@ -44,3 +44,34 @@ def test_bad_folders_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a folder"): load_results(tmp_path / "nope")
     (tmp_path / "x").mkdir(); (tmp_path / "x" / "results.json").write_text("{")
     with pytest.raises(ValueError, match="is not valid JSON"): load_results(tmp_path)
+
+
+def test_validation_scores_stay_off_the_classification_board(tmp_path):
+    runs = {"cnn": {"corpus": "c", "model": "m", "seed": 0, "accuracy": 0.5},
+            "rnn-tuning": {"corpus": "c", "setting": "dropout 0.1", "seed": 0, "validation_accuracy": 0.9}}
+    for task, row in runs.items():
+        (tmp_path / task).mkdir()
+        (tmp_path / task / "results.json").write_text(json.dumps(
+            {"task": task, "quick": False, "seeds": [0], "rows": [row], "environment": {"cpus": 2}}))
+    assert list(classification_board(load_results(tmp_path)).columns) == ["m"]
+    classification = leaderboard_markdown(tmp_path).split("### Clustering")[0]
+    assert "`textmine bench cnn`" in classification and "rnn-tuning" not in classification
+
+
+@pytest.mark.parametrize("task, module, grid_name, key", [
+    ("rnn-tuning", "textmine.rnn", "TUNING_GRID", "rnn"), ("cnn-tuning", "textmine.cnn", "CNN_TUNING_GRID", "cnn")])
+def test_benchmark_settings_are_the_winners_of_the_committed_tuning_runs(task, module, grid_name, key):
+    "Each corpus's benchmark settings are the grid entry with the best mean validation accuracy, never a test-split pick."
+    import importlib
+    import pandas as pd
+    mod = importlib.import_module(module)
+    table, grid = mod._BENCH, getattr(mod, grid_name)
+    res = json.loads((RESULTS / task / "results.json").read_text())
+    assert res["task"] == task and not res["quick"] and len(res["seeds"]) >= 3
+    assert all("accuracy" not in r for r in res["rows"])   # validation scores never pass for test accuracy
+    means = pd.DataFrame(res["rows"]).groupby(["corpus", "setting"])["validation_accuracy"].mean()
+    for corpus, best in res["best"].items():
+        assert set(means[corpus].index) == set(grid) and means[corpus].idxmax() == best
+        assert res["best_settings"][corpus] == grid[best]
+        shared = grid[next(iter(grid))]   # the first grid entry is the benchmark's shared setting
+        assert table[corpus].get(key, shared) == grid[best], corpus

@@ -209,3 +209,20 @@ def test_interpretation_adds_up(fitted, trec_small):
     assert h.attrs["label"] == fitted.predict([text])[0]
     tops = top_ngrams(fitted, X[:40], k=2, n_filters=3)
     assert len(tops) == 3 and tops["lean"].is_monotonic_decreasing
+
+
+def test_benchmark_settings_apply_a_corpus_own_entry_to_rand_only():
+    from textmine.cnn import _cnn_settings
+    cfg = {"sequence_length": 32, "cnn": {"epochs": 25, "patience": 5}}
+    assert _cnn_settings(cfg, "rand", False) == {"sequence_length": 32, "split": "whitespace", "epochs": 25, "patience": 5}
+    assert _cnn_settings(cfg, "non-static", False)["epochs"] == 10   # variants keep the shared settings
+    assert _cnn_settings(cfg, "rand", True)["epochs"] == 1 and "patience" not in _cnn_settings(cfg, "rand", True)
+
+
+def test_tuning_rejects_bad_arguments():
+    from textmine.cnn import tune_cnn
+    with pytest.raises(ValueError, match="corpora must be one of"): tune_cnn(None, corpora=["imdb"])
+    with pytest.raises(ValueError, match="corpora must name at least one corpus"): tune_cnn(None, corpora=[])
+    with pytest.raises(ValueError, match="grid must name at least one setting"): tune_cnn(None, grid={})
+    with pytest.raises(ValueError, match=r"validation_fraction must be a number in \(0, 1\)"):
+        tune_cnn(None, validation_fraction=True)

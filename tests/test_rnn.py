@@ -331,3 +331,20 @@ def test_transform_before_fit_is_a_clear_error():
 def test_benchmark_rejects_unknown_names():
     with pytest.raises(ValueError, match="corpora must be one of"): benchmark_rnn(None, corpora=["imdb"])
     with pytest.raises(ValueError, match="models must be one of"): benchmark_rnn(None, models=["BiTransformer"])
+
+
+def test_benchmark_gives_each_corpus_its_own_settings_except_in_quick_runs():
+    from textmine.rnn import _BENCH, _bench_model
+    trec, mr = _bench_model("BiLSTM", _BENCH["trec"], 8, 0), _bench_model("BiLSTM", _BENCH["mr"], 8, 0)
+    assert {k: trec.get_params()[k] for k in _BENCH["trec"]["rnn"]} == _BENCH["trec"]["rnn"]
+    assert (mr.dropout, mr.epochs, mr.patience) == (0.5, 8, 2)   # corpora without settings of their own
+    quick = _bench_model("BiGRU", _BENCH["trec"], 1, 0)
+    assert (quick.cell, quick.epochs) == ("gru", 1)   # the model name picks the cell; quick runs keep one epoch
+
+
+def test_tuning_rejects_bad_arguments():
+    from textmine.rnn import tune_rnn
+    with pytest.raises(ValueError, match="corpora must be one of"): tune_rnn(None, corpora=["imdb"])
+    with pytest.raises(ValueError, match="grid must name at least one setting"): tune_rnn(None, grid={})
+    with pytest.raises(ValueError, match=r"validation_fraction must be a number in \(0, 1\)"):
+        tune_rnn(None, validation_fraction=1.5)

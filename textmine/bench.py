@@ -102,7 +102,7 @@ def leaderboard_markdown(folder="results/bench",  # where `textmine bench` wrote
         found = [t for t in tasks if t in results]
         return "; ".join(f"`textmine bench {t}`: seeds {results[t].get('seeds')}, "
                          f"{results[t].get('environment', {}).get('cpus', '?')} CPU cores" for t in found) or "not run yet"
-    cls_tasks = [t for t, r in results.items() if any("corpus" in row for row in r.get("rows", []))]
+    cls_tasks = [t for t, r in results.items() if any("corpus" in row and "accuracy" in row for row in r.get("rows", []))]
     parts = ["### Classification: test-split accuracy", "", f"From {source(cls_tasks)}.", "",
              _table(classification_board(results)), "",
              "### Clustering: NMI against the true classes", "", f"From {source(['cluster'])}; {_sizes(results)}.", "",

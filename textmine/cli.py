@@ -287,7 +287,9 @@ BENCHMARKS = {  # task -> "module:function"; the function takes (out, seeds, qui
     "embeddings": "textmine.word_vectors:benchmark_embeddings",
     "attention": "textmine.attention:benchmark_attention",
     "cnn": "textmine.cnn:benchmark_cnn",
+    "cnn-tuning": "textmine.cnn:tune_cnn",
     "rnn": "textmine.rnn:benchmark_rnn",
+    "rnn-tuning": "textmine.rnn:tune_rnn",
     "minilm": "textmine.minilm:benchmark_minilm",
     "cluster": "textmine.dec:benchmark_cluster",
 }
