@@ -19,7 +19,7 @@ from .metrics import set_seed
 
 # %% auto #0
 __all__ = ['soft_assignment_np', 'target_distribution', 'kl_divergence_np', 'ClusteringLayer', 'build_autoencoder', 'DEC', 'IDEC',
-           'benchmark_cluster']
+           'benchmark_cluster', 'cluster_report']
 
 # %% ../nbs/09b_dec.ipynb #b95db719
 def soft_assignment_np(Z: np.ndarray,  # embedded points z_i, shape (n, d)
@@ -284,7 +284,9 @@ def _bench_rows(name: str, texts, y, k: int, seeds, quick: bool, minilm_cache, s
                      "seconds": seconds, "n": len(y)})
         say(f"{name:5s} {model:28s} seed {seed}: ACC {s['acc']:.3f} NMI {s['nmi']:.3f} ARI {s['ari']:.3f} ({seconds:.0f} s)")
     def timed(fn):
-        t0 = time.perf_counter(); out = fn(); return out, time.perf_counter() - t0
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(1, user_api="blas"):  # beside TensorFlow's thread pools, more BLAS threads make scikit-learn many times slower
+            t0 = time.perf_counter(); out = fn(); return out, time.perf_counter() - t0
     X_top, t_top = timed(lambda: document_features("tfidf", max_features=2000).fit_transform(texts))
     X_min, t_min = None, 0.0
     if minilm_cache is not None:
@@ -356,12 +358,11 @@ def benchmark_cluster(out,  # results folder (MiniLM vector caches are kept here
                       quick: bool = False,  # 400 documents per corpus and short training, to check that it runs
                       verbose: bool = True,  # print progress
                       sizes: dict | None = None,  # corpus -> documents (None: all); default `_BENCH_SIZES`
-                      minilm: tuple = ("bbc",),  # corpora whose MiniLM vectors are computed (about 15 texts/s on 2 CPUs)
+                      minilm: tuple = ("bbc", "r8", "20ng"),  # corpora whose MiniLM vectors are computed (about 15 texts/s on 2 CPUs)
                       seeds_per_corpus: dict | None = None,  # corpus -> how many of `seeds` to run there (default: all)
                      ) -> dict:
     "Classic and deep clustering pipelines on BBC, R8 and 20 Newsgroups: ACC / NMI / ARI mean ± std over seeds, with run time."
     from pathlib import Path
-    from textmine.cli import markdown_table
     from textmine.data import load_dataset
     out, seeds = Path(out), [int(s) for s in seeds]
     say = print if verbose else (lambda *a, **k: None)
@@ -376,6 +377,15 @@ def benchmark_cluster(out,  # results folder (MiniLM vector caches are kept here
         run_seeds = seeds[:(seeds_per_corpus or {}).get(name, len(seeds))]
         used_seeds[name] = run_seeds
         rows += _bench_rows(name, data.texts, data.labels, len(data.label_names), run_seeds, quick, cache, say)
+    return cluster_report(rows, used, used_seeds, quick)
+
+def cluster_report(rows: list,  # per-seed rows of `benchmark_cluster` (possibly gathered from several runs)
+                   used: dict,  # corpus -> documents clustered
+                   used_seeds: dict,  # corpus -> the seeds run there
+                   quick: bool = False,  # whether the rows come from quick runs
+                  ) -> dict:
+    "The summary table, target verdicts and report text of the clustering benchmark, from its rows."
+    from textmine.cli import markdown_table
     table = _bench_table(rows)
     report = "\n".join([
         f"# Text clustering benchmark{' (quick)' if quick else ''}", "",
