@@ -341,3 +341,14 @@ def test_saved_model_serves_raw_strings_in_a_fresh_process(fitted, trec_small, t
         np.testing.assert_allclose(got["proba"], fitted.predict_proba(X), rtol=0, atol=1e-5)
         np.testing.assert_array_equal(got["labels"], fitted.predict(X).astype(str))
         np.testing.assert_array_equal(got["classes"], fitted.classes_.astype(str))
+
+
+def test_one_blas_thread_limits_then_restores():
+    import numpy  # noqa: F401  (loads the BLAS library threadpoolctl reports)
+    from threadpoolctl import threadpool_info
+    from textmine.baselines import one_blas_thread
+    blas = lambda: [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    before = blas()
+    with one_blas_thread():
+        assert blas() and set(blas()) == {1}
+    assert blas() == before

@@ -18,7 +18,8 @@ from .metrics import classification_scores, clustering_scores
 from .preprocess import TextPreprocessor, make_tfidf
 
 # %% auto #0
-__all__ = ['tfidf_features', 'tfidf_logreg', 'majority_class', 'evaluate_classifier', 'tfidf_kmeans', 'evaluate_clustering']
+__all__ = ['tfidf_features', 'tfidf_logreg', 'majority_class', 'one_blas_thread', 'evaluate_classifier', 'tfidf_kmeans',
+           'evaluate_clustering']
 
 # %% ../nbs/03_baselines.ipynb #acc249cc
 def tfidf_features(language: str = "en",  # "en": words (1-2 grams); "zh": characters (1-2 grams)
@@ -44,12 +45,16 @@ def majority_class() -> DummyClassifier:
     return DummyClassifier(strategy="most_frequent")
 
 # %% ../nbs/03_baselines.ipynb #c4f23e33
+def one_blas_thread():
+    "Limit BLAS to one thread inside a `with` block: beside TensorFlow's thread pools, more make scikit-learn many times slower."
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(1, user_api="blas")
+
 def evaluate_classifier(model,  # anything with fit(texts, labels) and predict(texts)
                         train: TextDataset, test: TextDataset) -> dict:
     "Fit on `train`, score on `test`: accuracy, macro-F1, weighted-F1 and seconds."
     if not train.labelled or not test.labelled: raise ValueError("train and test must both be labelled datasets")
-    from threadpoolctl import threadpool_limits
-    with threadpool_limits(1, user_api="blas"):  # beside TensorFlow's thread pools, more BLAS threads make scikit-learn fits many times slower
+    with one_blas_thread():
         t0 = time.perf_counter()
         model.fit(train.texts, train.labels)
         fit_s = time.perf_counter() - t0

@@ -180,9 +180,9 @@ def run_demo(out: str | Path = "results/demo",  # folder for results.json, repor
         ax.figure.savefig(path, dpi=110, bbox_inches="tight"); plt.close(ax.figure); plots.append(path.name)
 
     def timed(fn, *args):
-        from threadpoolctl import threadpool_limits
+        from textmine.baselines import one_blas_thread
         t0 = time.perf_counter()
-        with threadpool_limits(1, user_api="blas"):  # BLAS threads beside TensorFlow's slow small scikit-learn fits many times over
+        with one_blas_thread():
             result = fn(*args)
         return result, time.perf_counter() - t0
 

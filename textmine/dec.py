@@ -284,8 +284,8 @@ def _bench_rows(name: str, texts, y, k: int, seeds, quick: bool, minilm_cache, s
                      "seconds": seconds, "n": len(y)})
         say(f"{name:5s} {model:28s} seed {seed}: ACC {s['acc']:.3f} NMI {s['nmi']:.3f} ARI {s['ari']:.3f} ({seconds:.0f} s)")
     def timed(fn):
-        from threadpoolctl import threadpool_limits
-        with threadpool_limits(1, user_api="blas"):  # beside TensorFlow's thread pools, more BLAS threads make scikit-learn many times slower
+        from textmine.baselines import one_blas_thread
+        with one_blas_thread():
             t0 = time.perf_counter(); out = fn(); return out, time.perf_counter() - t0
     X_top, t_top = timed(lambda: document_features("tfidf", max_features=2000).fit_transform(texts))
     X_min, t_min = None, 0.0
