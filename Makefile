@@ -8,7 +8,7 @@ TF_EXTRA ?= tf-cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install sync test nbtest pytest demo bench execute docs readme lab clean browser
+.PHONY: help install sync test nbtest pytest demo bench bench-quick execute docs readme lab clean browser
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -49,6 +49,12 @@ demo: install ## every chapter's model beside its baseline on slices of the defa
 bench: install ## every chapter's measured comparison (hours on 2 cores) into results/bench; TASKS="cnn rnn" picks some
 	$(BIN)/textmine bench $(TASKS) --out results/bench --force
 
+bench-quick: install ## every benchmark on small slices, to check that each runs end to end (minutes): results/bench-quick
+	$(BIN)/textmine bench --quick --seeds 0 --out results/bench-quick --force --quiet
+	$(BIN)/python -c 'import sys; from textmine.bench import load_results; from textmine.cli import BENCHMARKS; \
+	  r = load_results("results/bench-quick", include_quick=True); missing = [t for t in BENCHMARKS if not r.get(t, {}).get("rows")]; \
+	  sys.exit(f"bench --quick wrote no rows for {missing}" if missing else print(f"bench --quick: {len(r)} tasks ran"))'
+
 execute: install ## run every notebook at full size and keep its outputs (what the site and readers see)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 nbs/*.ipynb
 	$(BIN)/nbdev_clean
@@ -70,4 +76,4 @@ browser: ## install headless Chromium for the docs browser test (Debian/Ubuntu, 
 	else echo "chromium not found and cannot apt-get as non-root: the browser test will be skipped"; fi
 
 clean: ## remove build outputs (keeps .venv)
-	rm -rf _proc _docs _site results/demo .pytest_cache
+	rm -rf _proc _docs _site results/demo results/bench-quick .pytest_cache

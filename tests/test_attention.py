@@ -357,3 +357,23 @@ def test_benchmark_is_registered():
     module, name = BENCHMARKS["attention"].split(":")
     import importlib
     assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_benchmark_reports_rebuild_from_rows():
+    "The attention and MiniLM reports are built from per-seed rows alone, with the settings the rows carry."
+    from textmine.attention import attention_report
+    from textmine.minilm import minilm_report
+    rows = [{"corpus": c, "model": m, "seed": s, "accuracy": a, "macro_f1": a, "fit_seconds": 1.0}
+            for c, m, a in (("mr", "TF-IDF + LogReg", 0.78), ("mr", "Transformer (from scratch)", 0.77)) for s in (0, 1)]
+    speed = dict(seq_len=128, batch_size=32, texts=64, keras_docs_per_s=30.0, numpy_docs_per_s=10.0, speedup=3.0)
+    rep = attention_report(rows, [0, 1], speed)["report"]
+    assert "| mr | Transformer (from scratch) | 0.770 ± 0.000 |" in rep and "speed-up 3.00x (target 2x: met)" in rep
+    assert "Not in this run: trec, r8" in rep
+    assert "target 2x: missed" in attention_report(rows, [0, 1], {**speed, "speedup": 1.5})["report"]
+    ft = [{"corpus": c, "model": "MiniLM fine-tuned", "seed": 0, "accuracy": a, "macro_f1": a, "fit_seconds": 9.0,
+           "epochs": e, "max_seq_length": n} for c, a, e, n in (("mr", 0.84, 3, 64), ("r8", 0.97, 2, 128))]
+    rep = minilm_report(ft, [0], env={"keras": "3", "keras_backend": "tensorflow"})["report"]
+    assert "mr 64 tokens, 3 epochs, r8 128 tokens, 2 epochs" in rep
+    assert "MiniLM fine-tuned on mr: 0.840 against the target 0.83: met" in rep and "Not in this run: trec" in rep
+    from textmine.attention import benchmark_attention
+    with pytest.raises(ValueError, match="corpora must be one of"): benchmark_attention(None, corpora=["imdb"])

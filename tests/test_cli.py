@@ -322,3 +322,17 @@ def test_console_script_on_a_bad_file(tmp_path):
     assert r.stderr.strip() == f"textmine cluster: error: {tmp_path / 't.csv'} has no column 'text' (--text-col); the columns it has are 'body'"
     r = run("classify", "train", "--help")
     assert r.returncode == 0 and "--sequence-length" in r.stdout
+
+
+def test_bench_runs_only_the_chosen_datasets_and_models(tmp_path):
+    r = run("bench", "cnn", "embeddings", "--quick", "--seeds", "0", "--datasets", "trec", "--models", "rand",
+            "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "skipping embeddings: it has none of the chosen datasets or models" in r.stdout
+    res = json.loads((tmp_path / "cnn" / "results.json").read_text())
+    assert {x["corpus"] for x in res["rows"]} == {"trec"}
+    assert {x["model"] for x in res["rows"]} == {"TF-IDF + LogReg", "TextCNN-rand"}
+    assert res["selection"] == {"corpora": ["trec"], "variants": ["rand"]} and not (tmp_path / "embeddings").exists()
+    bad = run("bench", "cluster", "--datasets", "mr", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "--datasets mr: none of the tasks cluster has it; they have bbc, r8, 20ng" in bad.stderr
+    assert not (tmp_path / "x").exists()

@@ -12,8 +12,8 @@ from sklearn.exceptions import NotFittedError
 
 from textmine.cli import BENCHMARKS
 from textmine.cluster import class_tfidf, choose_k, clusterer, document_features, k_distances, knee_point, representative_documents
-from textmine.dec import (DEC, IDEC, ClusteringLayer, benchmark_cluster, build_autoencoder, kl_divergence_np,
-                          soft_assignment_np, target_distribution)
+from textmine.dec import (DEC, IDEC, ClusteringLayer, benchmark_cluster, build_autoencoder, cluster_report,
+                          kl_divergence_np, soft_assignment_np, target_distribution)
 
 TINY = dict(dims=(16, 4), pretrain_epochs=2, max_iter=12, update_interval=4, n_init=2, batch_size=32)
 
@@ -190,6 +190,20 @@ def test_benchmark_registered_and_runs(tmp_path):
     assert {"TF-IDF KMeans", "LSA KMeans", "AE + KMeans (TF-IDF top 2000)", "DEC (TF-IDF top 2000)"} <= models
     assert all(0 <= r["acc"] <= 1 and r["n"] == 60 for r in res["rows"])
     assert "| dataset | model |" in res["report"] and "Targets" in res["report"]
+    # silhouette and distances of every pipeline are measured in one space (the seed-0 LSA vectors), so they compare
+    assert all(-1 <= r["silhouette"] <= 1 and r["intra"] > 0 and r["inter"] > 0 for r in res["rows"])
+    assert "| silhouette | intra | inter |" in res["report"] and "same space" in res["report"]
+    from textmine.baselines import tfidf_kmeans
+    from textmine.data import load_dataset
+    from textmine.metrics import clustering_scores
+    data = load_dataset("bbc", "all").sample(60, seed=0)
+    X = document_features("lsa", seed=0).fit_transform(data.texts)
+    row = next(r for r in res["rows"] if r["model"] == "TF-IDF KMeans")
+    pred = tfidf_kmeans(len(data.label_names), seed=0).fit_predict(data.texts)
+    assert clustering_scores(data.labels, pred, X=X, seed=0)["intra"] == pytest.approx(row["intra"])
+    # rows written before these columns existed still make a report
+    old = [{k: v for k, v in r.items() if k not in ("silhouette", "intra", "inter")} for r in res["rows"]]
+    assert "silhouette" not in cluster_report(old, res["sizes"], res["corpus_seeds"], quick=True)["report"]
 
 
 @pytest.mark.parametrize("texts", [[], ["", "  "], ["the and of", "a an the"]])

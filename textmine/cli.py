@@ -24,10 +24,11 @@ import textmine
 from .data import DATASETS, carrier_requirements, list_datasets, load_dataset
 
 # %% auto #0
-__all__ = ['BENCHMARKS', 'CLASSIFIERS', 'CLUSTER_METHODS', 'CLUSTER_FEATURES', 'environment', 'markdown_table', 'run_demo',
-           'format_demo_table', 'format_demo_markdown', 'demo_report', 'run_benchmark', 'read_table',
-           'classifier_class', 'make_classifier', 'train_classifier', 'saved_estimator', 'load_classifier',
-           'predict_table', 'cluster_features', 'pick_k', 'keywords_report', 'cluster_table', 'build_parser', 'main']
+__all__ = ['BENCHMARKS', 'BENCH_CHOICES', 'CLASSIFIERS', 'CLUSTER_METHODS', 'CLUSTER_FEATURES', 'environment', 'markdown_table',
+           'run_demo', 'format_demo_table', 'format_demo_markdown', 'demo_report', 'bench_choices', 'run_benchmark',
+           'read_table', 'classifier_class', 'make_classifier', 'train_classifier', 'saved_estimator',
+           'load_classifier', 'predict_table', 'cluster_features', 'pick_k', 'keywords_report', 'cluster_table',
+           'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #ef9fba06
 def environment() -> dict:
@@ -294,25 +295,61 @@ BENCHMARKS = {  # task -> "module:function"; the function takes (out, seeds, qui
     "cluster": "textmine.dec:benchmark_cluster",
 }
 
+BENCH_CHOICES = {  # task -> {argument of its function: "module:attribute" holding the names it accepts}
+    "attention": {"corpora": "textmine.attention:_BENCH"},
+    "cnn": {"corpora": "textmine.cnn:_BENCH", "variants": "textmine.cnn:VARIANTS"},
+    "cnn-tuning": {"corpora": "textmine.cnn:_BENCH"},
+    "rnn": {"corpora": "textmine.rnn:_BENCH", "models": "textmine.rnn:BENCH_MODELS"},
+    "rnn-tuning": {"corpora": "textmine.rnn:_BENCH"},
+    "minilm": {"corpora": "textmine.minilm:_FT_BENCH"},
+    "cluster": {"corpora": "textmine.dec:_BENCH_SIZES"},
+}
+
+def bench_choices(task: str,  # a key of `BENCHMARKS`
+                 ) -> dict:
+    "What `datasets` and `models` can pick in one task: {'datasets': [...], 'models': [...]}, empty where it picks none."
+    import importlib
+    out = {"datasets": [], "models": []}
+    for arg, where in BENCH_CHOICES.get(task, {}).items():
+        module, attr = where.split(":")
+        out["datasets" if arg == "corpora" else "models"] = list(getattr(importlib.import_module(module), attr))
+    return out
+
+def _bench_selection(task: str, datasets, models) -> dict:
+    "The keyword arguments that pick `datasets` and `models` in `task`'s function, after checking every name."
+    choices, kwargs = bench_choices(task), {}
+    for kind, picked in (("datasets", datasets), ("models", models)):
+        if picked is None: continue
+        picked = [picked] if isinstance(picked, str) else list(picked)
+        if not choices[kind]: raise ValueError(f"task {task!r} has no {kind} to choose from; run it without --{kind}")
+        bad = [p for p in picked if p not in choices[kind]]
+        if bad or not picked:
+            raise ValueError(f"{kind} must name some of {', '.join(choices[kind])} for task {task!r}, got {picked!r}")
+        kwargs[next(a for a in BENCH_CHOICES[task] if (a == "corpora") == (kind == "datasets"))] = picked
+    return kwargs
+
 def run_benchmark(task: str,  # a key of `BENCHMARKS`
                   out: str | Path = "results/bench",  # results go to out/task
                   seeds=(0, 1, 2),  # seeds to repeat the measurement over
                   quick: bool = False,  # small slices, to check that everything runs
                   force: bool = False,  # overwrite an existing results folder
                   verbose: bool = True,  # print progress
+                  datasets=None,  # corpora to run (see `bench_choices`); None: the task's own
+                  models=None,  # models or variants to run, where the task can pick them; None: the task's own
                  ) -> dict:
     "Run one chapter's benchmark and write `results.json` and `report.md` into `out/task`."
     if task not in BENCHMARKS:
         raise ValueError(f"task must be one of {sorted(BENCHMARKS)}, got {task!r}")
     seeds = [int(s) for s in seeds]
     if not seeds: raise ValueError("seeds must name at least one seed, got an empty list")
+    selection = _bench_selection(task, datasets, models)
     folder = _prepare_out(Path(out) / task, force)
     module, name = BENCHMARKS[task].split(":")
     import importlib
     fn = getattr(importlib.import_module(module), name)
     start = time.perf_counter()
-    result = fn(folder, seeds=seeds, quick=quick, verbose=verbose)
-    result.update(task=task, seeds=seeds, quick=quick, seconds=round(time.perf_counter() - start, 1),
+    result = fn(folder, seeds=seeds, quick=quick, verbose=verbose, **selection)
+    result.update(task=task, seeds=seeds, quick=quick, selection=selection, seconds=round(time.perf_counter() - start, 1),
                   environment=environment())
     (folder / "results.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
     (folder / "report.md").write_text(result.get("report", "") + "\n")
@@ -686,12 +723,23 @@ def _cmd_demo(args) -> int:
     return 0
 
 def _cmd_bench(args) -> int:
-    "Run the chosen benchmarks one after another."
+    "Run the chosen benchmarks one after another; with --datasets / --models, each on the chosen names it has."
     tasks = args.tasks or list(BENCHMARKS)
     unknown = [t for t in tasks if t not in BENCHMARKS]
     if unknown: raise ValueError(f"unknown task {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    picks = {k: v for k, v in (("datasets", args.datasets), ("models", args.models)) if v}
+    choices = {t: bench_choices(t) for t in tasks}
+    for kind, picked in picks.items():
+        known = list(dict.fromkeys(n for t in tasks for n in choices[t][kind]))
+        missing = [p for p in picked if p not in known]
+        if missing: raise ValueError(f"--{kind} {' '.join(missing)}: none of the tasks {', '.join(tasks)} has "
+                                     f"{'it' if len(missing) == 1 else 'them'}; they have {', '.join(known) or 'none'}")
     for task in tasks:
-        run_benchmark(task, args.out, seeds=args.seeds, quick=args.quick, force=args.force, verbose=not args.quiet)
+        sel = {k: [p for p in v if p in choices[task][k]] for k, v in picks.items()}
+        if not all(sel.values()):
+            if not args.quiet: print(f"skipping {task}: it has none of the chosen {' or '.join(k for k, v in sel.items() if not v)}")
+            continue
+        run_benchmark(task, args.out, seeds=args.seeds, quick=args.quick, force=args.force, verbose=not args.quiet, **sel)
     return 0
 
 def _cmd_classify_train(args) -> int:
@@ -768,6 +816,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"which benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
     b.add_argument("--out", default="results/bench", help="results folder (default: %(default)s)")
     b.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to repeat over (default: 0 1 2)")
+    b.add_argument("--datasets", nargs="+", metavar="NAME",
+                   help="run only these corpora, e.g. mr r8; a task that has none of them is skipped")
+    b.add_argument("--models", nargs="+", metavar="NAME",
+                   help="run only these models where a task can pick them (cnn: rand static non-static multichannel; "
+                   "rnn: BiLSTM BiGRU TextCNN-rand); other tasks are skipped")
     b.add_argument("--quick", action="store_true", help="small slices, to check that everything runs")
     b.add_argument("--force", action="store_true", help="overwrite existing results")
     b.add_argument("--quiet", action="store_true", help="print nothing but errors")

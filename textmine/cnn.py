@@ -22,8 +22,8 @@ from .data import load_dataset
 __all__ = ['VARIANTS', 'OPTIMIZERS', 'CNN_TARGETS', 'CNN_TUNING_GRID', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np',
            'global_max_pool1d_np', 'digits_cnn', 'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier',
            'feature_maps', 'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams', 'seed_summary',
-           'compare_classifiers', 'benchmark_corpus', 'benchmark_cnn', 'cnn_report', 'tune_on_validation',
-           'tuning_report', 'tune_cnn']
+           'compare_classifiers', 'bench_setup', 'benchmark_corpus', 'benchmark_cnn', 'cnn_report',
+           'tune_on_validation', 'tuning_report', 'tune_cnn']
 
 # %% ../nbs/06_cnn.ipynb #732b59ea
 def _same_padding(n: int, k: int, s: int) -> tuple[int, int]:
@@ -370,6 +370,19 @@ def compare_classifiers(corpus: str,  # name written in every row
             say(f"{corpus:15s} {model_name:22s} seed {s}: accuracy {r['accuracy']:.3f}, fit {r['fit_seconds']:.0f} s")
     return rows
 
+def bench_setup(table: dict,  # benchmark name -> corpus entry, as `_BENCH`
+                seeds,  # seeds asked for
+                quick: bool,  # quick runs keep only the first seed
+                corpora,  # names from `table`; None: all of them
+                verbose: bool,  # False: the printer prints nothing
+               ) -> tuple:
+    "The common start of a classification benchmark: (progress printer, seeds to run, checked corpus names)."
+    say = print if verbose else (lambda *a, **k: None)
+    seeds = [int(s) for s in seeds][:1 if quick else None]
+    corpora = list(table) if corpora is None else list(corpora)
+    for name in corpora: check_choice(name, "corpora", tuple(table))
+    return say, seeds, corpora
+
 def benchmark_corpus(name: str,  # a key of `table`
                      table: dict,  # benchmark name -> dict(dataset=..., words=True for jieba-segmented Chinese, ...)
                      quick: bool = False,  # 200 training and 100 test texts
@@ -391,10 +404,7 @@ def benchmark_cnn(out,  # results folder (nothing is written here; the caller wr
     "TextCNN variants beside TF-IDF + logistic regression on the test splits of MR, TREC-6, R8, 20NG and the Chinese reviews."
     from textmine.baselines import tfidf_logreg
     from textmine.cli import markdown_table
-    say = print if verbose else (lambda *a, **k: None)
-    seeds = [int(s) for s in seeds][:1 if quick else None]
-    corpora = list(_BENCH) if corpora is None else list(corpora)
-    for name in corpora: check_choice(name, "corpora", tuple(_BENCH))
+    say, seeds, corpora = bench_setup(_BENCH, seeds, quick, corpora, verbose)
     for v in variants: check_choice(v, "variants", VARIANTS)
     rows = []
     for name in corpora:

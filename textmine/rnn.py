@@ -383,11 +383,8 @@ def benchmark_rnn(out,  # results folder (nothing is written here; the caller wr
                  ) -> dict:
     "Recurrent classifiers beside TextCNN-rand and TF-IDF + logistic regression on the test splits of MR, TREC-6, R8 and the Chinese reviews."
     from textmine.baselines import tfidf_logreg
-    from textmine.cnn import benchmark_corpus, compare_classifiers
-    say = print if verbose else (lambda *a, **k: None)
-    seeds = [int(s) for s in seeds][:1 if quick else None]
-    corpora = list(_BENCH) if corpora is None else list(corpora)
-    for name in corpora: check_choice(name, "corpora", tuple(_BENCH))
+    from textmine.cnn import bench_setup, benchmark_corpus, compare_classifiers
+    say, seeds, corpora = bench_setup(_BENCH, seeds, quick, corpora, verbose)
     for m in models: check_choice(m, "models", BENCH_MODELS)
     epochs, rows = 1 if quick else 8, []
     for name in corpora:
