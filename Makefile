@@ -8,7 +8,7 @@ TF_EXTRA ?= tf-cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install sync test nbtest pytest demo bench bench-quick execute docs readme lab clean browser
+.PHONY: help install sync lint test nbtest pytest demo bench bench-quick execute docs readme lab clean browser
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -35,13 +35,16 @@ sync: install ## fail if textmine/ is not what nbdev_export makes from nbs/
 	  exit 1; \
 	else echo "textmine/ is in sync with nbs/"; fi
 
+lint: install ## check the import layers (core < book modules < toolkit < cli) and that no modules import each other in a cycle
+	$(BIN)/lint-imports --no-cache
+
 nbtest: install ## run every notebook as a test (small data under IN_TEST)
 	$(BIN)/nbdev_test --n_workers 2 --timing
 
 pytest: install browser ## run the pytest suites in tests/ (two processes, one test file each at a time)
 	$(BIN)/pytest tests/ -ra -n 2 --dist loadfile --durations 15
 
-test: sync nbtest pytest ## the full check: sync, notebook tests, pytest
+test: sync lint nbtest pytest ## the full check: sync, import layers, notebook tests, pytest
 
 demo: install ## every chapter's model beside its baseline on slices of the default data (about 5 min on 2 cores): table, plots and report in results/demo
 	$(BIN)/textmine demo --out results/demo --force
@@ -51,7 +54,7 @@ bench: install ## every chapter's measured comparison (hours on 2 cores) into re
 
 bench-quick: install ## every benchmark on small slices, to check that each runs end to end (minutes): results/bench-quick
 	$(BIN)/textmine bench --quick --seeds 0 --out results/bench-quick --force --quiet
-	$(BIN)/python -c 'import sys; from textmine.bench import load_results; from textmine.cli import BENCHMARKS; \
+	$(BIN)/python -c 'import sys; from textmine.bench.leaderboard import load_results; from textmine.bench.runner import BENCHMARKS; \
 	  r = load_results("results/bench-quick", include_quick=True); missing = [t for t in BENCHMARKS if not r.get(t, {}).get("rows")]; \
 	  sys.exit(f"bench --quick wrote no rows for {missing}" if missing else print(f"bench --quick: {len(r)} tasks ran"))'
 

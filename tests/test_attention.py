@@ -20,7 +20,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from textmine.attention import (MeanPooling, MultiHeadAttention, PositionEmbedding, TransformerClassifier,
                                 TransformerEncoderBlock, scaled_dot_product_attention, scaled_dot_product_attention_np)
-from textmine.classifier import KerasTextClassifier, manifest_path, sha256_file, verify_manifest
+from textmine.classifier import KerasTextClassifier
+from textmine.core import manifest_path, sha256_file, verify_manifest
 from textmine.data import load_dataset
 from textmine.minilm import (BertEmbeddings, MiniLMClassifier, SentenceEncoder, minilm_forward_numpy,
                              minilm_tokenizer_sha256, tokenize)
@@ -41,15 +42,15 @@ def reference():
 
 @pytest.fixture(scope="module")
 def trec_small():
-    train = load_dataset("trec").sample(120, seed=0)
+    train = load_dataset("trec").sample(120, random_state=0)
     return train.texts, train.labels
 
 
 @pytest.fixture(scope="module")
 def fitted_transformer(trec_small):
     X, y = trec_small
-    return TransformerClassifier(sequence_length=12, d_model=16, num_heads=2, ff_dim=32, num_layers=1,
-                                 epochs=2, seed=3).fit(X, y)
+    return TransformerClassifier(max_seq_length=12, d_model=16, num_heads=2, ff_dim=32, num_layers=1,
+                                 epochs=2, random_state=3).fit(X, y)
 
 
 # --- equations and layers -------------------------------------------------------------------------------------
@@ -130,8 +131,8 @@ def test_transformer_classifier_sklearn_contract(fitted_transformer, trec_small)
     fresh = clone(clf)
     assert not hasattr(fresh, "model_") and fresh.get_params() == clf.get_params()
     pipe = Pipeline([("lower", FunctionTransformer(lambda t: [s.lower() for s in t])),
-                     ("clf", TransformerClassifier(sequence_length=8, d_model=8, num_heads=2, ff_dim=8,
-                                                   num_layers=1, epochs=1, seed=0))])
+                     ("clf", TransformerClassifier(max_seq_length=8, d_model=8, num_heads=2, ff_dim=8,
+                                                   num_layers=1, epochs=1, random_state=0))])
     assert pipe.fit(X[:40], y[:40]).predict(X[:3]).shape == (3,)
 
 
@@ -152,8 +153,8 @@ def test_transformer_classifier_bad_input_and_unfitted():
 
 def test_transformer_classifier_same_seed_same_model(trec_small):
     X, y = trec_small
-    make = lambda: TransformerClassifier(sequence_length=8, d_model=8, num_heads=2, ff_dim=8, num_layers=1,
-                                         epochs=1, seed=5).fit(X[:60], y[:60])
+    make = lambda: TransformerClassifier(max_seq_length=8, d_model=8, num_heads=2, ff_dim=8, num_layers=1,
+                                         epochs=1, random_state=5).fit(X[:60], y[:60])
     np.testing.assert_array_equal(make().predict_proba(X[60:80]), make().predict_proba(X[60:80]))
 
 
@@ -219,7 +220,7 @@ def test_sentence_encoder_in_a_pipeline_and_cache(tmp_path, trec_small):
 def tiny_finetune(trec_small):
     X, y = trec_small
     make = lambda: MiniLMClassifier(max_seq_length=16, epochs=1, batch_size=16, validation_fraction=0.0,
-                                    seed=7).fit(X[:16], y[:16])
+                                    random_state=7).fit(X[:16], y[:16])
     return make(), make(), X[32:48]
 
 
@@ -353,19 +354,17 @@ def test_minilm_save_and_load_refuse_what_they_should(tmp_path, tiny_finetune):
         MiniLMClassifier.load(tmp_path / "missing.keras")
 
 def test_benchmark_is_registered():
-    from textmine.cli import BENCHMARKS
-    module, name = BENCHMARKS["attention"].split(":")
-    import importlib
-    assert callable(getattr(importlib.import_module(module), name))
+    from textmine.bench.classification import benchmark_attention
+    from textmine.bench.runner import BENCHMARKS
+    assert BENCHMARKS["attention"] is benchmark_attention
 
 
 def test_benchmark_reports_rebuild_from_rows():
     "The attention and MiniLM reports are built from per-seed rows alone, with the settings the rows carry."
-    from textmine.attention import attention_report
-    from textmine.minilm import minilm_report
+    from textmine.bench.classification import attention_report, minilm_report
     rows = [{"corpus": c, "model": m, "seed": s, "accuracy": a, "macro_f1": a, "fit_seconds": 1.0}
             for c, m, a in (("mr", "TF-IDF + LogReg", 0.78), ("mr", "Transformer (from scratch)", 0.77)) for s in (0, 1)]
-    speed = dict(seq_len=128, batch_size=32, texts=64, keras_docs_per_s=30.0, numpy_docs_per_s=10.0, speedup=3.0)
+    speed = dict(max_seq_length=128, batch_size=32, texts=64, keras_docs_per_s=30.0, numpy_docs_per_s=10.0, speedup=3.0)
     rep = attention_report(rows, [0, 1], speed)["report"]
     assert "| mr | Transformer (from scratch) | 0.770 ± 0.000 |" in rep and "speed-up 3.00x (target 2x: met)" in rep
     assert "Not in this run: trec, r8" in rep
@@ -375,5 +374,5 @@ def test_benchmark_reports_rebuild_from_rows():
     rep = minilm_report(ft, [0], env={"keras": "3", "keras_backend": "tensorflow"})["report"]
     assert "mr 64 tokens, 3 epochs, r8 128 tokens, 2 epochs" in rep
     assert "MiniLM fine-tuned on mr: 0.840 against the target 0.83: met" in rep and "Not in this run: trec" in rep
-    from textmine.attention import benchmark_attention
+    from textmine.bench.classification import benchmark_attention
     with pytest.raises(ValueError, match="corpora must be one of"): benchmark_attention(None, corpora=["imdb"])

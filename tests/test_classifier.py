@@ -19,8 +19,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from textmine.classifier import (BestWeights, KerasTextClassifier, LabelledSoftmax, MeanEmbeddingClassifier, atomic_path,
-                                 classifier_inputs, manifest_path, sha256_file, validation_split, verify_manifest)
+from textmine.classifier import (KerasTextClassifier, LabelledSoftmax, MeanEmbeddingClassifier, classifier_inputs,
+                                 early_stopping, validation_split)
+from textmine.core import atomic_path, manifest_path, sha256_file, verify_manifest
 from textmine.data import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ def run_fresh(script: str, *args) -> str:
 
 @pytest.fixture(scope="module")
 def trec_small():
-    train = load_dataset("trec").sample(150, seed=0)
+    train = load_dataset("trec").sample(150, random_state=0)
     names = np.array(train.label_names)
     return train.texts, names[train.labels]  # string labels, to check they come back as strings
 
@@ -46,7 +47,7 @@ def trec_small():
 @pytest.fixture(scope="module")
 def fitted(trec_small):
     X, y = trec_small
-    return MeanEmbeddingClassifier(sequence_length=12, embedding_dim=8, epochs=2, seed=1).fit(X, y)
+    return MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=2, random_state=1).fit(X, y)
 
 
 @pytest.mark.parametrize("X, y, message", [
@@ -65,12 +66,12 @@ def test_classifier_inputs_name_the_argument(X, y, message):
 
 def test_validation_split_is_stratified_disjoint_and_seeded():
     y = np.repeat([0, 1, 2], [60, 30, 10])
-    tr, va = validation_split(y, 0.2, seed=4)
+    tr, va = validation_split(y, 0.2, random_state=4)
     assert len(va) == 20 and np.intersect1d(tr, va).size == 0 and len(tr) + len(va) == 100
     assert np.bincount(y[va]).tolist() == [12, 6, 2]
-    assert np.array_equal(validation_split(y, 0.2, seed=4)[1], va)
-    assert not np.array_equal(validation_split(y, 0.2, seed=5)[1], va)
-    assert len(validation_split(y, 0.0, seed=0)[1]) == 0
+    assert np.array_equal(validation_split(y, 0.2, random_state=4)[1], va)
+    assert not np.array_equal(validation_split(y, 0.2, random_state=5)[1], va)
+    assert len(validation_split(y, 0.0, random_state=0)[1]) == 0
 
 
 def test_best_weights_restores_best_epoch_and_stops():
@@ -82,7 +83,7 @@ def test_best_weights_restores_best_epoch_and_stops():
     m.compile("sgd", "mse")
     seen = []
     rec = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: seen.append(m.get_weights()[0].copy()))
-    cb = BestWeights(patience=2)
+    cb = early_stopping(patience=2, epochs=5)
     m.fit(np.ones((4, 2)), np.ones(4), epochs=6, verbose=0, callbacks=[Scripted(), rec, cb])
     assert cb.best_epoch == 1 and len(seen) == 4
     np.testing.assert_array_equal(m.get_weights()[0], seen[1])
@@ -98,18 +99,18 @@ def test_estimator_contract(fitted, trec_small):
     assert set(fitted.predict(X)) <= set(fitted.classes_) and fitted.classes_.dtype.kind == "U"
     assert 0 <= fitted.score(X, y) <= 1
     pipe = make_pipeline(FunctionTransformer(lambda t: [s.lower() for s in t]),
-                         MeanEmbeddingClassifier(sequence_length=12, embedding_dim=8, epochs=1)).fit(X, y)
+                         MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=1)).fit(X, y)
     assert len(pipe.predict(X[:5])) == 5
 
 
 @pytest.mark.parametrize("param, value, message", [
     ("epochs", 0, "epochs must be an integer >= 1, got 0"),
-    ("sequence_length", 2.5, "sequence_length must be an integer >= 1, got 2.5"),
+    ("max_seq_length", 2.5, "max_seq_length must be an integer >= 1, got 2.5"),
     ("validation_fraction", 1.0, "validation_fraction must be a number in [0, 1), got 1.0"),
     ("patience", 0, "patience must be an integer >= 1, got 0"),
     ("split", "words", "split must be one of 'whitespace', 'character', got 'words'"),
     ("learning_rate", -1, "learning_rate must be a positive number, got -1"),
-    ("seed", -3, "seed must be an integer >= 0, got -3"),
+    ("random_state", -3, "random_state must be an integer >= 0, got -3"),
 ])
 def test_bad_parameters_name_the_argument(param, value, message):
     with pytest.raises(ValueError) as e:
@@ -119,10 +120,10 @@ def test_bad_parameters_name_the_argument(param, value, message):
 
 def test_same_seed_same_predictions(trec_small):
     X, y = trec_small
-    kw = dict(sequence_length=12, embedding_dim=8, epochs=2)
-    a = MeanEmbeddingClassifier(**kw, seed=3).fit(X, y).predict_proba(X)
-    b = MeanEmbeddingClassifier(**kw, seed=3).fit(X, y).predict_proba(X)
-    c = MeanEmbeddingClassifier(**kw, seed=4).fit(X, y).predict_proba(X)
+    kw = dict(max_seq_length=12, embedding_dim=8, epochs=2)
+    a = MeanEmbeddingClassifier(**kw, random_state=3).fit(X, y).predict_proba(X)
+    b = MeanEmbeddingClassifier(**kw, random_state=3).fit(X, y).predict_proba(X)
+    c = MeanEmbeddingClassifier(**kw, random_state=4).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(a, b, atol=1e-6)
     assert np.abs(a - c).max() > 1e-4
 
@@ -154,7 +155,7 @@ def test_labelled_softmax_config_round_trip():
 def test_transformer_classifier_uses_the_base_and_saves(trec_small, tmp_path):
     from textmine.attention import TransformerClassifier
     X, y = trec_small
-    clf = TransformerClassifier(sequence_length=10, d_model=8, num_heads=2, ff_dim=8, num_layers=1, epochs=1, seed=0).fit(X, y)
+    clf = TransformerClassifier(max_seq_length=10, d_model=8, num_heads=2, ff_dim=8, num_layers=1, epochs=1, random_state=0).fit(X, y)
     assert isinstance(clf, KerasTextClassifier)
     again = TransformerClassifier.load(clf.save(tmp_path / "t.keras"))
     np.testing.assert_allclose(again.predict_proba(X), clf.predict_proba(X), atol=1e-6)
@@ -279,8 +280,8 @@ def small_cnn_rnn(trec_small):
     from textmine.cnn import TextCNNClassifier
     from textmine.rnn import RNNClassifier
     X, y = trec_small
-    cnn = TextCNNClassifier(widths=(2, 3), filters=4, embedding_dim=8, sequence_length=12, epochs=1, seed=0).fit(X, y)
-    rnn = RNNClassifier(units=4, embedding_dim=8, sequence_length=12, epochs=1, seed=0).fit(X, y)
+    cnn = TextCNNClassifier(widths=(2, 3), filters=4, embedding_dim=8, max_seq_length=12, epochs=1, random_state=0).fit(X, y)
+    rnn = RNNClassifier(units=4, embedding_dim=8, max_seq_length=12, epochs=1, random_state=0).fit(X, y)
     return cnn, rnn
 
 
@@ -346,7 +347,7 @@ def test_saved_model_serves_raw_strings_in_a_fresh_process(fitted, trec_small, t
 def test_one_blas_thread_limits_then_restores():
     import numpy  # noqa: F401  (loads the BLAS library threadpoolctl reports)
     from threadpoolctl import threadpool_info
-    from textmine.baselines import one_blas_thread
+    from textmine.core import one_blas_thread
     blas = lambda: [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     before = blas()
     with one_blas_thread():

@@ -110,7 +110,7 @@ def test_demo_prints_one_line_per_model(quick_demo):
 
 
 def test_bad_arguments_exit_nonzero_without_traceback():
-    r = run("demo", "--seed", "abc")
+    r = run("demo", "--random-state", "abc")
     assert r.returncode == 2 and "invalid int value" in r.stderr
     r = run("nosuchcommand")
     assert r.returncode == 2 and "Traceback" not in r.stderr
@@ -158,7 +158,7 @@ def test_classify_train_predict_round_trip(tmp_path, capsys, model, trained):
         data, model_file = tmp_path / "reviews.csv", tmp_path / "rnn.keras"
         reviews().to_csv(data, index=False)
         code, _, err = cli(capsys, "classify", "train", "--data", data, "--model", "rnn", "--out", model_file,
-                           "--epochs", "1", "--sequence-length", "8", "--seed", "3")
+                           "--epochs", "1", "--max-seq-length", "8", "--random-state", "3")
         assert code == 0, err
         assert "training rnn on 60 texts" in err and "wrote" in err
     assert model_file.is_file() and model_file.with_name(model_file.name + ".sha256").is_file()
@@ -185,7 +185,7 @@ def test_classify_predict_writes_to_stdout_without_out(capsys, trained):
 def test_cluster_kmeans_tfidf_writes_three_files(tmp_path, capsys):
     topics().to_csv(tmp_path / "topics.csv", index=False)
     out = tmp_path / "out"
-    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--k", "3", "--method", "kmeans",
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--n-clusters", "3", "--method", "kmeans",
                        "--features", "tfidf", "--map", "pca", "--out", out)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["clusters.csv", "keywords.md", "map.png"]
@@ -200,7 +200,7 @@ def test_cluster_kmeans_tfidf_writes_three_files(tmp_path, capsys):
 
 def test_cluster_k_auto_reports_its_choice(tmp_path, capsys):
     topics().to_csv(tmp_path / "topics.csv", index=False)
-    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--k", "auto", "--max-k", "6",
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--n-clusters", "auto", "--max-k", "6",
                        "--features", "lsa", "--map", "pca", "--out", tmp_path / "out")
     assert code == 0, err
     assert "k=3 chosen: the highest mean silhouette" in err and "among k=2..6" in err
@@ -210,7 +210,7 @@ def test_cluster_k_auto_reports_its_choice(tmp_path, capsys):
 
 def test_cluster_dec_runs(tmp_path, capsys):
     topics().to_csv(tmp_path / "topics.csv", index=False)
-    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--k", "3", "--method", "dec", "--features",
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "topics.csv", "--n-clusters", "3", "--method", "dec", "--features",
                        "lsa", "--epochs", "2", "--max-iter", "5", "--map", "pca", "--out", tmp_path / "out", "--quiet")
     assert code == 0, err
     assert pd.read_csv(tmp_path / "out" / "clusters.csv").cluster.between(0, 2).all()
@@ -260,11 +260,11 @@ def test_bad_labels_and_settings(tmp_path, capsys):
     assert code == 2 and "nothere.csv does not exist" in err
     code, _, err = cli(capsys, "classify", "predict", "--model", tmp_path / "r.csv", "--data", tmp_path / "r.csv")
     assert code == 2 and "is not a classifier written by `textmine classify train`" in err
-    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "r.csv", "--k", "61", "--out", tmp_path / "o")
+    code, _, err = cli(capsys, "cluster", "--data", tmp_path / "r.csv", "--n-clusters", "61", "--out", tmp_path / "o")
     assert code == 2 and "--k 61 must be smaller than the number of texts, 60" in err
     code, _, err = cli(capsys, "cluster", "--data", tmp_path / "r.csv", "--max-k", "1", "--features", "tfidf", "--out", tmp_path / "o")
     assert code == 2 and "--max-k must be an integer >= 2, got 1" in err and not (tmp_path / "o").exists()
-    with pytest.raises(SystemExit) as e: main(["cluster", "--data", "x.csv", "--out", "o", "--k", "one"])
+    with pytest.raises(SystemExit) as e: main(["cluster", "--data", "x.csv", "--out", "o", "--n-clusters", "one"])
     assert e.value.code == 2 and "must be an integer >= 2 or 'auto', got 'one'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e: main(["classify", "train", "--data", "x.csv", "--out", "m.keras", "--model", "svm"])
     assert e.value.code == 2 and "invalid choice: 'svm'" in capsys.readouterr().err
@@ -283,7 +283,7 @@ def test_existing_outputs_are_refused_without_force(tmp_path, capsys, trained):
     assert code == 0 and len(pd.read_csv(tmp_path / "pred.csv")) == 60
     topics().to_csv(tmp_path / "topics.csv", index=False)
     (tmp_path / "out").mkdir(); (tmp_path / "out" / "old.txt").write_text("x")
-    args = ["cluster", "--data", tmp_path / "topics.csv", "--k", "3", "--features", "tfidf", "--map", "pca",
+    args = ["cluster", "--data", tmp_path / "topics.csv", "--n-clusters", "3", "--features", "tfidf", "--map", "pca",
             "--out", tmp_path / "out", "--quiet"]
     code, _, err = cli(capsys, *args)
     assert code == 2 and "already holds files; pass --force" in err and not (tmp_path / "out" / "clusters.csv").exists()
@@ -293,7 +293,7 @@ def test_existing_outputs_are_refused_without_force(tmp_path, capsys, trained):
 def test_predict_loads_a_model_through_its_own_class(tmp_path, monkeypatch):
     "A file that names a classifier outside the Keras base is loaded by that class's `load`."
     import textmine.minilm
-    from textmine.cli import load_classifier
+    from textmine.workflows import load_classifier
     path = tmp_path / "m.keras"
     config = {"config": {"layers": [{"class_name": "textmine.classifier>LabelledSoftmax",
                                      "config": {"estimator": "textmine.minilm.MiniLMClassifier"}}]}}
@@ -307,9 +307,9 @@ def test_predict_loads_a_model_through_its_own_class(tmp_path, monkeypatch):
 
 def test_help_of_every_new_command(capsys):
     for args, words in ((["classify", "--help"], ["train", "predict"]),
-                        (["classify", "train", "--help"], ["--model", "textcnn,rnn,transformer,minilm", "--label-col", "--seed", "--force"]),
-                        (["classify", "predict", "--help"], ["--model", "--out", "standard output", "--seed"]),
-                        (["cluster", "--help"], ["--k", "auto", "kmeans,dec,idec", "tfidf,lsa,minilm", "--seed", "--force"])):
+                        (["classify", "train", "--help"], ["--model", "textcnn,rnn,transformer,minilm", "--label-col", "--random-state", "--force"]),
+                        (["classify", "predict", "--help"], ["--model", "--out", "standard output", "--random-state"]),
+                        (["cluster", "--help"], ["--n-clusters", "auto", "kmeans,dec,idec", "tfidf,lsa,minilm", "--random-state", "--force"])):
         with pytest.raises(SystemExit) as e: main(args)
         out = capsys.readouterr().out
         assert e.value.code == 0 and all(w in out for w in words), (args, out)
@@ -321,7 +321,7 @@ def test_console_script_on_a_bad_file(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip() == f"textmine cluster: error: {tmp_path / 't.csv'} has no column 'text' (--text-col); the columns it has are 'body'"
     r = run("classify", "train", "--help")
-    assert r.returncode == 0 and "--sequence-length" in r.stdout
+    assert r.returncode == 0 and "--max-seq-length" in r.stdout
 
 
 def test_bench_runs_only_the_chosen_datasets_and_models(tmp_path):

@@ -10,10 +10,10 @@ from scipy import sparse
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from textmine.cli import BENCHMARKS
+from textmine.bench.clustering import benchmark_cluster, cluster_report
+from textmine.bench.runner import BENCHMARKS
 from textmine.cluster import class_tfidf, choose_k, clusterer, document_features, k_distances, knee_point, representative_documents
-from textmine.dec import (DEC, IDEC, ClusteringLayer, benchmark_cluster, build_autoencoder, cluster_report,
-                          kl_divergence_np, soft_assignment_np, target_distribution)
+from textmine.dec import (DEC, IDEC, ClusteringLayer, build_autoencoder, kl_divergence_np, soft_assignment_np, target_distribution)
 
 TINY = dict(dims=(16, 4), pretrain_epochs=2, max_iter=12, update_interval=4, n_init=2, batch_size=32)
 
@@ -83,7 +83,7 @@ def test_autoencoder_shapes():
 @pytest.mark.parametrize("cls", [DEC, IDEC])
 def test_estimator_contract(cls, blobs):
     X, y = blobs
-    est = cls(3, seed=0, **TINY)
+    est = cls(3, random_state=0, **TINY)
     with pytest.raises(NotFittedError):
         est.predict(X)
     assert est.fit(X) is est
@@ -104,15 +104,15 @@ def test_estimator_contract(cls, blobs):
 @pytest.mark.parametrize("cls", [DEC, IDEC])
 def test_same_seed_same_labels(cls, blobs):
     X, _ = blobs
-    a = cls(3, seed=5, **TINY).fit_predict(X)
-    b = cls(3, seed=5, **TINY).fit_predict(X)
+    a = cls(3, random_state=5, **TINY).fit_predict(X)
+    b = cls(3, random_state=5, **TINY).fit_predict(X)
     np.testing.assert_array_equal(a, b)
 
 
 def test_dec_separates_blobs_and_accepts_sparse(blobs):
     from textmine.metrics import cluster_accuracy
     X, y = blobs
-    est = DEC(3, seed=0, **{**TINY, "pretrain_epochs": 20})
+    est = DEC(3, random_state=0, **{**TINY, "pretrain_epochs": 20})
     labels = est.fit_predict(sparse.csr_matrix(X))
     assert cluster_accuracy(y, labels) > 0.9
 
@@ -120,7 +120,7 @@ def test_dec_separates_blobs_and_accepts_sparse(blobs):
 def test_idec_keeps_reconstruction_dec_does_not(blobs):
     X, _ = blobs
     kw = {**TINY, "pretrain_epochs": 10, "max_iter": 40, "tol": 0.0, "cluster_learning_rate": 1e-2}
-    dec, idec = DEC(3, seed=0, **kw).fit(X), IDEC(3, seed=0, gamma=0.1, **kw).fit(X)
+    dec, idec = DEC(3, random_state=0, **kw).fit(X), IDEC(3, random_state=0, gamma=0.1, **kw).fit(X)
     np.testing.assert_array_equal(dec.init_labels_, idec.init_labels_)
     Xs = X * dec.scale_
     mse = lambda m: float(np.mean((ops.convert_to_numpy(m.autoencoder_(Xs)) - Xs) ** 2))
@@ -129,7 +129,7 @@ def test_idec_keeps_reconstruction_dec_does_not(blobs):
 
 def test_estimator_pickles(blobs):
     X, _ = blobs
-    est = DEC(3, seed=0, **TINY).fit(X)
+    est = DEC(3, random_state=0, **TINY).fit(X)
     again = pickle.loads(pickle.dumps(est))
     np.testing.assert_allclose(again.predict_proba(X), est.predict_proba(X), atol=1e-6)
 
@@ -142,7 +142,7 @@ def test_estimator_pickles(blobs):
     (lambda: DEC(2), [], "X"),
     (lambda: DEC(2, update_interval=0), np.ones((5, 3)), "update_interval must be an integer >= 1"),
     (lambda: DEC(2, tol=1.5), np.ones((5, 3)), "tol must be a number in"),
-    (lambda: DEC(2, seed=-1), np.ones((5, 3)), "seed must be a non-negative integer"),
+    (lambda: DEC(2, random_state=-1), np.ones((5, 3)), "random_state must be a non-negative integer"),
     (lambda: IDEC(2, gamma=0), np.ones((5, 3)), "gamma must be a positive number"),
 ])
 def test_bad_input(make, X, message):
@@ -184,7 +184,7 @@ def test_choose_k_and_reading(blobs):
 
 
 def test_benchmark_registered_and_runs(tmp_path):
-    assert BENCHMARKS["cluster"] == "textmine.dec:benchmark_cluster"
+    assert BENCHMARKS["cluster"] is benchmark_cluster
     res = benchmark_cluster(tmp_path, seeds=[0], quick=True, verbose=False, sizes={"bbc": 60}, minilm=())
     models = {r["model"] for r in res["rows"]}
     assert {"TF-IDF KMeans", "LSA KMeans", "AE + KMeans (TF-IDF top 2000)", "DEC (TF-IDF top 2000)"} <= models
@@ -196,11 +196,11 @@ def test_benchmark_registered_and_runs(tmp_path):
     from textmine.baselines import tfidf_kmeans
     from textmine.data import load_dataset
     from textmine.metrics import clustering_scores
-    data = load_dataset("bbc", "all").sample(60, seed=0)
-    X = document_features("lsa", seed=0).fit_transform(data.texts)
+    data = load_dataset("bbc", "all").sample(60, random_state=0)
+    X = document_features("lsa", random_state=0).fit_transform(data.texts)
     row = next(r for r in res["rows"] if r["model"] == "TF-IDF KMeans")
-    pred = tfidf_kmeans(len(data.label_names), seed=0).fit_predict(data.texts)
-    assert clustering_scores(data.labels, pred, X=X, seed=0)["intra"] == pytest.approx(row["intra"])
+    pred = tfidf_kmeans(len(data.label_names), random_state=0).fit_predict(data.texts)
+    assert clustering_scores(data.labels, pred, X=X, random_state=0)["intra"] == pytest.approx(row["intra"])
     # rows written before these columns existed still make a report
     old = [{k: v for k, v in r.items() if k not in ("silhouette", "intra", "inter")} for r in res["rows"]]
     assert "silhouette" not in cluster_report(old, res["sizes"], res["corpus_seeds"], quick=True)["report"]

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def trec_small():
-    train = load_dataset("trec").sample(160, seed=0)
+    train = load_dataset("trec").sample(160, random_state=0)
     return train.texts, train.labels
 
 
@@ -33,7 +33,7 @@ def trec_small():
 def fitted(trec_small):
     X, y = trec_small
     return TextCNNClassifier("multichannel", vectors=load_glove(limit=20000), widths=(2, 3), filters=6,
-                             sequence_length=12, epochs=2, seed=1).fit(X, y)
+                             max_seq_length=12, epochs=2, random_state=1).fit(X, y)
 
 
 # --- equations --------------------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_pooling_matches_keras(pool, stride, padding):
 
 
 def test_text_cnn_shapes_and_frozen_channel():
-    net = text_cnn(100, 3, sequence_length=10, embedding_dim=8, widths=(2, 4), filters=5, variant="multichannel")
+    net = text_cnn(100, 3, max_seq_length=10, embedding_dim=8, widths=(2, 4), filters=5, variant="multichannel")
     assert net.output.shape == (None, 3) and net.get_layer("features").output.shape == (None, 10)
     assert net.get_layer("conv_4").output.shape == (None, 7, 5)
     assert not net.get_layer("embedding_static").trainable and net.get_layer("embedding").trainable
@@ -114,7 +114,7 @@ def test_estimator_contract(fitted, trec_small):
 
 def test_pipeline_and_grid_search(trec_small):
     X, y = trec_small
-    kw = dict(sequence_length=10, filters=3, epochs=1, validation_fraction=0.0)
+    kw = dict(max_seq_length=10, filters=3, epochs=1, validation_fraction=0.0)
     pipe = make_pipeline(FunctionTransformer(lambda t: [s.lower() for s in t]), TextCNNClassifier(**kw)).fit(X, y)
     assert len(pipe.predict(X[:4])) == 4
     grid = GridSearchCV(TextCNNClassifier(**kw), {"widths": [(2,), (3,)]}, cv=2, refit=False).fit(X, y)
@@ -137,7 +137,7 @@ def test_bad_input(X, y, message):
     (dict(variant="random"), "variant must be one of"),
     (dict(widths=(3, 3)), "widths must be distinct integers"),
     (dict(widths=(), ), "widths must be distinct integers"),
-    (dict(widths=(7,), sequence_length=5), "sequence_length=5"),
+    (dict(widths=(7,), max_seq_length=5), "max_seq_length=5"),
     (dict(filters=0), "filters must be an integer >= 1, got 0"),
     (dict(dropout=-0.1), "dropout must be a number in [0, 1), got -0.1"),
     (dict(max_norm=0), "max_norm must be a positive number, got 0"),
@@ -162,10 +162,10 @@ def test_predict_before_fit_and_bad_texts(fitted):
 
 def test_same_seed_same_predictions(trec_small):
     X, y = trec_small
-    kw = dict(sequence_length=10, filters=4, epochs=2)
-    a = TextCNNClassifier(**kw, seed=2).fit(X, y).predict_proba(X)
-    b = TextCNNClassifier(**kw, seed=2).fit(X, y).predict_proba(X)
-    c = TextCNNClassifier(**kw, seed=3).fit(X, y).predict_proba(X)
+    kw = dict(max_seq_length=10, filters=4, epochs=2)
+    a = TextCNNClassifier(**kw, random_state=2).fit(X, y).predict_proba(X)
+    b = TextCNNClassifier(**kw, random_state=2).fit(X, y).predict_proba(X)
+    c = TextCNNClassifier(**kw, random_state=3).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(a, b, atol=1e-6)
     assert np.abs(a - c).max() > 1e-4
 
@@ -212,15 +212,15 @@ def test_interpretation_adds_up(fitted, trec_small):
 
 
 def test_benchmark_settings_apply_a_corpus_own_entry_to_rand_only():
-    from textmine.cnn import _cnn_settings
-    cfg = {"sequence_length": 32, "cnn": {"epochs": 25, "patience": 5}}
-    assert _cnn_settings(cfg, "rand", False) == {"sequence_length": 32, "split": "whitespace", "epochs": 25, "patience": 5}
+    from textmine.bench.classification import _cnn_settings
+    cfg = {"max_seq_length": 32, "cnn": {"epochs": 25, "patience": 5}}
+    assert _cnn_settings(cfg, "rand", False) == {"max_seq_length": 32, "split": "whitespace", "epochs": 25, "patience": 5}
     assert _cnn_settings(cfg, "non-static", False)["epochs"] == 10   # variants keep the shared settings
     assert _cnn_settings(cfg, "rand", True)["epochs"] == 1 and "patience" not in _cnn_settings(cfg, "rand", True)
 
 
 def test_tuning_rejects_bad_arguments():
-    from textmine.cnn import tune_cnn
+    from textmine.bench.classification import tune_cnn
     with pytest.raises(ValueError, match="corpora must be one of"): tune_cnn(None, corpora=["imdb"])
     with pytest.raises(ValueError, match="corpora must name at least one corpus"): tune_cnn(None, corpora=[])
     with pytest.raises(ValueError, match="grid must name at least one setting"): tune_cnn(None, grid={})

@@ -127,7 +127,7 @@ def test_folder_layouts(tmp_path):
 
 def test_sample_is_seeded_and_stratified():
     mr = load_dataset("mr")
-    a, b, c = mr.sample(400, seed=1), mr.sample(400, seed=1), mr.sample(400, seed=2)
+    a, b, c = mr.sample(400, random_state=1), mr.sample(400, random_state=1), mr.sample(400, random_state=2)
     assert a.texts == b.texts and a.texts != c.texts
     assert abs(a.class_counts()["positive"] - 200) <= 2
     with pytest.raises(ValueError, match="n must be a positive integer, got 0"):

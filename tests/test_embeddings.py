@@ -18,7 +18,7 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def small_w2v(corpus):
-    return Word2Vec(vector_size=16, min_count=2, sample=1e-3, epochs=2, seed=0).fit(corpus)
+    return Word2Vec(vector_size=16, min_count=2, sample=1e-3, epochs=2, random_state=0).fit(corpus)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +27,9 @@ def glove():
 
 
 def test_same_seed_same_vectors(corpus, small_w2v):
-    again = Word2Vec(vector_size=16, min_count=2, sample=1e-3, epochs=2, seed=0).fit(corpus)
+    again = Word2Vec(vector_size=16, min_count=2, sample=1e-3, epochs=2, random_state=0).fit(corpus)
     assert np.array_equal(again.wv.vectors, small_w2v.wv.vectors)
-    other = Word2Vec(vector_size=16, min_count=2, sample=1e-3, epochs=2, seed=1).fit(corpus)
+    other = Word2Vec(vector_size=16, min_count=2, sample=1e-3, epochs=2, random_state=1).fit(corpus)
     assert not np.allclose(other.wv.vectors, small_w2v.wv.vectors)
 
 
@@ -70,8 +70,8 @@ def test_line_corpus_streams_and_equals_the_list(tmp_path, corpus):
     texts = [" ".join(t) for t in corpus]
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(texts) + "\n", encoding="utf-8")
-    streamed = Word2Vec(vector_size=8, min_count=2, sample=1e-3, epochs=1, seed=3).fit(LineCorpus(path))
-    listed = Word2Vec(vector_size=8, min_count=2, sample=1e-3, epochs=1, seed=3).fit(texts)
+    streamed = Word2Vec(vector_size=8, min_count=2, sample=1e-3, epochs=1, random_state=3).fit(LineCorpus(path))
+    listed = Word2Vec(vector_size=8, min_count=2, sample=1e-3, epochs=1, random_state=3).fit(texts)
     assert streamed.wv.index_to_key == listed.wv.index_to_key
     assert np.allclose(streamed.wv.vectors, listed.wv.vectors)
     with pytest.raises(FileNotFoundError, match="is not a file"):
@@ -135,8 +135,8 @@ def test_cooccurrence_is_symmetric_and_weighted():
 
 
 def test_glove_trains_and_is_deterministic(corpus):
-    a = GloVe(vector_size=8, min_count=2, epochs=3, batch_size=1024, seed=0).fit(corpus)
-    b = GloVe(vector_size=8, min_count=2, epochs=3, batch_size=1024, seed=0).fit(corpus)
+    a = GloVe(vector_size=8, min_count=2, epochs=3, batch_size=1024, random_state=0).fit(corpus)
+    b = GloVe(vector_size=8, min_count=2, epochs=3, batch_size=1024, random_state=0).fit(corpus)
     assert np.array_equal(a.wv.vectors, b.wv.vectors)
     assert a.history_["loss"][-1] < a.history_["loss"][0]
     with pytest.raises(ValueError, match="x_max must be > 0"):
@@ -149,7 +149,7 @@ def test_embedding_matrix_policy(glove):
     assert not M[0].any() and not M[1].any() and not M[4].any()
     assert np.array_equal(M[2], glove["film"]) and np.array_equal(M[3], glove["film"])  # lowercase fallback
     assert report == {"words": 3, "found": 2, "coverage": 2 / 3, "missing": ["qqxqqz"]}
-    R, _ = embedding_matrix(glove, vocab, oov="random", seed=1)
+    R, _ = embedding_matrix(glove, vocab, oov="random", random_state=1)
     assert R[4].any() and not R[0].any()
     with pytest.raises(ValueError, match="none of the 2 vocabulary words"):
         embedding_matrix(glove, ["qqxqqz", "zzqzzq"])
@@ -165,7 +165,7 @@ def test_evaluation_of_pretrained_glove(glove):
 
 
 def test_document_embedding_is_a_sklearn_transformer(glove):
-    mr = load_dataset("mr", split="train").sample(400, seed=0)
+    mr = load_dataset("mr", split="train").sample(400, random_state=0)
     pipe = Pipeline([("emb", DocumentEmbedding(glove, "sif")), ("clf", LogisticRegression(max_iter=500))])
     cloned = clone(pipe)
     assert cloned.get_params()["emb__weighting"] == "sif"

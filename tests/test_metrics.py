@@ -7,7 +7,8 @@ from sklearn import metrics as skm
 
 from textmine.metrics import (classification_scores, cluster_accuracy, cluster_mapping, clustering_scores,
                               contingency, intra_cluster_distance, inter_cluster_distance, match_clusters, purity,
-                              set_seed, plot_history, plot_confusion_matrix)
+                              plot_history, plot_confusion_matrix)
+from textmine.core import set_seed
 
 labelings = st.integers(2, 60).flatmap(lambda n: st.tuples(
     st.lists(st.integers(0, 5), min_size=n, max_size=n), st.lists(st.integers(0, 7), min_size=n, max_size=n)))
@@ -64,7 +65,7 @@ def test_bad_input_is_named():
         clustering_scores([0, 1], [0, 1], X=np.array([[0.0, np.nan], [1.0, 1.0]]))
     with pytest.raises(ValueError, match="history has no"):
         plot_history({"loss": [1, 0.5]}, metrics=["accuracy"])
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match="random_state must be a non-negative integer"):
         set_seed(1.5)
 
 
@@ -77,9 +78,9 @@ def test_plots_return_matplotlib_objects():
     assert ax.get_title().startswith("confusion matrix")
 
 
-def _train_once(seed):
+def _train_once(random_state):
     import keras
-    set_seed(seed, deterministic=True)
+    set_seed(random_state, deterministic=True)
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(256, 8)).astype("float32"), rng.integers(0, 2, 256)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),

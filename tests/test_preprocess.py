@@ -68,10 +68,10 @@ def test_bad_options_are_value_errors(fn, kwargs, message):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"lang": "fr"}, "lang must be one of"),
+    ({"language": "fr"}, "language must be one of"),
     ({"tokens": "bytes"}, "tokens must be one of"),
     ({"normalize": "porter"}, "normalize must be one of"),
-    ({"lang": "zh", "normalize": "lemma"}, "needs lang='en'"),
+    ({"language": "zh", "normalize": "lemma"}, "needs language='en'"),
     ({"ngram_range": (2, 1)}, "ngram_range must be"),
     ({"output": "matrix"}, "output must be one of"),
     ({"stopwords": "english"}, "stopwords must be one of 'default'"),
@@ -84,8 +84,8 @@ def test_preprocessor_rejects_bad_params_at_fit(params, message):
 
 def test_bad_sizes():
     with pytest.raises(ValueError, match="texts is empty"): make_text_vectorizer([])
-    with pytest.raises(ValueError, match="sequence_length must be a positive int"):
-        make_text_vectorizer(["a b"], sequence_length=-3)
+    with pytest.raises(ValueError, match="max_seq_length must be a positive int"):
+        make_text_vectorizer(["a b"], max_seq_length=-3)
     with pytest.raises(ValueError, match="n must be a positive int"): ngrams(["a"], 0)
     with pytest.raises(ValueError, match="n must be a positive int"): char_ngrams("ab", (3, 2))
 
@@ -106,9 +106,9 @@ def test_empty_strings_are_kept():
 # --- determinism ------------------------------------------------------------------------------------------
 
 def test_deterministic_across_calls():
-    for lang, texts in (("en", EN), ("zh", ZH)):
+    for language, texts in (("en", EN), ("zh", ZH)):
         for tokens in ("words", "chars"):
-            prep = TextPreprocessor(lang, tokens=tokens, mask_pii=True, ngram_range=(1, 2))
+            prep = TextPreprocessor(language, tokens=tokens, mask_pii=True, ngram_range=(1, 2))
             assert prep.transform(texts) == clone(prep).transform(texts)
     assert segment_zh(ZH[0]) == segment_zh(ZH[0])
 
@@ -117,7 +117,7 @@ def test_deterministic_across_processes():
     code = ("from textmine.preprocess import TextPreprocessor as T; "
             f"print(T('zh', stopwords='default').transform({ZH!r}), T('en', normalize='stem').transform({EN!r}))")
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
+                           env={**os.environ, "PYTHONHASHSEED": random_state}).stdout for random_state in ("1", "2")]
     assert runs[0] == runs[1] and runs[0]
 
 
@@ -151,23 +151,23 @@ def test_init_only_stores_and_clone_survives():
     twin = clone(prep)
     assert twin is not prep and twin.get_params() == prep.get_params()
     assert twin.transform(EN) == prep.transform(EN)
-    bad = TextPreprocessor(lang="xx")  # no error until fit
-    assert clone(bad).lang == "xx"
+    bad = TextPreprocessor(language="xx")  # no error until fit
+    assert clone(bad).language == "xx"
     assert pickle.loads(pickle.dumps(prep)).transform(EN) == prep.transform(EN)
 
 
-@pytest.mark.parametrize("lang, texts", [("en", EN), ("zh", ZH)])
-def test_pipeline_before_tfidf(lang, texts):
-    pipe = make_pipeline(TextPreprocessor(lang, mask_pii=True), TfidfVectorizer(analyzer=str.split))
+@pytest.mark.parametrize("language, texts", [("en", EN), ("zh", ZH)])
+def test_pipeline_before_tfidf(language, texts):
+    pipe = make_pipeline(TextPreprocessor(language, mask_pii=True), TfidfVectorizer(analyzer=str.split))
     X = pipe.fit_transform(texts)
     assert X.shape[0] == len(texts) and X.shape[1] > 3
     assert clone(pipe).fit_transform(texts).shape == X.shape
     assert pipe.set_params(textpreprocessor__tokens="chars").fit_transform(texts).shape[0] == len(texts)
 
 
-@pytest.mark.parametrize("lang, texts", [("en", EN), ("zh", ZH)])
-def test_make_tfidf(lang, texts):
-    tfidf = make_tfidf(lang)
+@pytest.mark.parametrize("language, texts", [("en", EN), ("zh", ZH)])
+def test_make_tfidf(language, texts):
+    tfidf = make_tfidf(language)
     X = tfidf.fit_transform(texts)
     assert X.shape[0] == len(texts) and X.dtype == np.float32
     assert X[2].nnz == 0  # the empty text
@@ -244,7 +244,7 @@ def test_no_network_access(monkeypatch):
     assert pos_tag_zh("我喜欢这本书")[0] == ("我", "r")
     assert stopwords_for("zh")
     assert TextPreprocessor("zh", mask_pii=True).transform(ZH)[1].endswith("<PHONE>")
-    layer = make_text_vectorizer(pretokenize(ZH, segment_zh), standardize=None, sequence_length=5)
+    layer = make_text_vectorizer(pretokenize(ZH, segment_zh), standardize=None, max_seq_length=5)
     assert tuple(layer(pretokenize(ZH[:2], segment_zh)).shape) == (2, 5)
 
 

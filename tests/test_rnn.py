@@ -168,20 +168,20 @@ from sklearn.preprocessing import FunctionTransformer
 from textmine.rnn import RNNClassifier, padding_gap, rnn_network
 from textmine.word_vectors import load_glove
 
-SMALL = dict(units=6, embedding_dim=8, sequence_length=16, epochs=2, batch_size=32)
+SMALL = dict(units=6, embedding_dim=8, max_seq_length=16, epochs=2, batch_size=32)
 QUICK = dict(SMALL, epochs=1, validation_fraction=0.0)   # one epoch, no validation pass: the fastest fit
 
 
 @pytest.fixture(scope="module")
 def trec_small():
-    train = load_dataset("trec").sample(160, seed=0)
+    train = load_dataset("trec").sample(160, random_state=0)
     return train.texts, train.labels
 
 
 @pytest.fixture(scope="module")
 def bilstm(trec_small):
     X, y = trec_small
-    return RNNClassifier(**SMALL, seed=1).fit(X, y)
+    return RNNClassifier(**SMALL, random_state=1).fit(X, y)
 
 
 def test_clone_and_get_params():
@@ -189,7 +189,7 @@ def test_clone_and_get_params():
     params = clone(est).get_params()
     assert params["cell"] == "gru" and params["num_layers"] == 2 and params["embeddings"] == "glove"
     assert params["bidirectional"] is False and params["trainable_embeddings"] is False
-    assert set(params) >= {"dropout", "max_tokens", "sequence_length", "epochs", "batch_size", "validation_fraction", "seed"}
+    assert set(params) >= {"dropout", "max_tokens", "max_seq_length", "epochs", "batch_size", "validation_fraction", "random_state"}
 
 
 def test_in_a_pipeline(trec_small):
@@ -218,9 +218,9 @@ def test_same_seed_same_predictions(trec_small):
     X, y = trec_small
     X, y = X[:80], y[:80]
     kw = dict(QUICK, cell="simple", bidirectional=False)
-    a = RNNClassifier(**kw, seed=2).fit(X, y).predict_proba(X)
-    b = RNNClassifier(**kw, seed=2).fit(X, y).predict_proba(X)
-    c = RNNClassifier(**kw, seed=3).fit(X, y).predict_proba(X)
+    a = RNNClassifier(**kw, random_state=2).fit(X, y).predict_proba(X)
+    b = RNNClassifier(**kw, random_state=2).fit(X, y).predict_proba(X)
+    c = RNNClassifier(**kw, random_state=3).fit(X, y).predict_proba(X)
     np.testing.assert_allclose(a, b, atol=1e-6)
     assert np.abs(a - c).max() > 1e-4
 
@@ -266,7 +266,8 @@ def test_pretrained_frozen_embeddings(trec_small):
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.pipeline import make_pipeline
-from textmine.rnn import SequenceAutoencoder, benchmark_rnn, sequence_autoencoder
+from textmine.bench.classification import benchmark_rnn
+from textmine.rnn import SequenceAutoencoder, sequence_autoencoder
 
 
 @pytest.fixture(scope="module")
@@ -290,14 +291,14 @@ def test_sequence_autoencoder_shapes_and_masking():
 
 def test_sequence_autoencoder_contract_and_seed(small_vectors):
     texts, vectors = small_vectors
-    ae = SequenceAutoencoder(units=6, vectors=vectors, sequence_length=10, epochs=2, seed=1)
+    ae = SequenceAutoencoder(units=6, vectors=vectors, max_seq_length=10, epochs=2, random_state=1)
     assert clone(ae).get_params()["units"] == 6
     codes = ae.fit(texts).transform(texts[:20])
     assert codes.shape == (20, 6) and np.isfinite(codes).all()
-    again = SequenceAutoencoder(units=6, vectors=vectors, sequence_length=10, epochs=2, seed=1).fit(texts).transform(texts[:20])
+    again = SequenceAutoencoder(units=6, vectors=vectors, max_seq_length=10, epochs=2, random_state=1).fit(texts).transform(texts[:20])
     np.testing.assert_array_equal(codes, again)
     assert len(ae.loss_curve_) == 2
-    labels = make_pipeline(SequenceAutoencoder(units=6, vectors=vectors, sequence_length=10, epochs=1),
+    labels = make_pipeline(SequenceAutoencoder(units=6, vectors=vectors, max_seq_length=10, epochs=1),
                            KMeans(3, n_init=2, random_state=0)).fit_predict(texts)
     assert labels.shape == (len(texts),) and len(set(labels)) == 3
 
@@ -319,7 +320,7 @@ def test_sequence_autoencoder_bad_input(small_vectors, params, X, error, message
 def test_sequence_autoencoder_warns_about_texts_without_known_words(small_vectors):
     texts, vectors = small_vectors
     with pytest.warns(UserWarning, match="1 of 21 texts in X have no known word"):
-        SequenceAutoencoder(units=4, vectors=vectors, sequence_length=8, epochs=1).fit(texts[:20] + ["qqqzzx"])
+        SequenceAutoencoder(units=4, vectors=vectors, max_seq_length=8, epochs=1).fit(texts[:20] + ["qqqzzx"])
 
 
 def test_transform_before_fit_is_a_clear_error():
@@ -334,7 +335,7 @@ def test_benchmark_rejects_unknown_names():
 
 
 def test_benchmark_gives_each_corpus_its_own_settings_except_in_quick_runs():
-    from textmine.rnn import _BENCH, _bench_model
+    from textmine.bench.classification import RNN_CORPORA as _BENCH, _rnn_model as _bench_model
     trec, mr = _bench_model("BiLSTM", _BENCH["trec"], 8, 0), _bench_model("BiLSTM", _BENCH["mr"], 8, 0)
     assert {k: trec.get_params()[k] for k in _BENCH["trec"]["rnn"]} == _BENCH["trec"]["rnn"]
     assert (mr.dropout, mr.epochs, mr.patience) == (0.5, 8, 2)   # corpora without settings of their own
@@ -343,7 +344,7 @@ def test_benchmark_gives_each_corpus_its_own_settings_except_in_quick_runs():
 
 
 def test_tuning_rejects_bad_arguments():
-    from textmine.rnn import tune_rnn
+    from textmine.bench.classification import tune_rnn
     with pytest.raises(ValueError, match="corpora must be one of"): tune_rnn(None, corpora=["imdb"])
     with pytest.raises(ValueError, match="grid must name at least one setting"): tune_rnn(None, grid={})
     with pytest.raises(ValueError, match=r"validation_fraction must be a number in \(0, 1\)"):

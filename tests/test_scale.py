@@ -36,7 +36,7 @@ def decoded(dataset) -> list:
 
 @pytest.fixture(scope="module")
 def trec_small():
-    train = load_dataset("trec").sample(200, seed=0)
+    train = load_dataset("trec").sample(200, random_state=0)
     return train.texts, np.array(train.label_names)[train.labels]  # string labels
 
 
@@ -102,8 +102,8 @@ def test_strategy_argument_is_checked_before_training(trec_small):
 
 def test_fit_under_one_device_strategy_equals_plain_fit(trec_small):
     X, y = trec_small
-    plain = MeanEmbeddingClassifier(sequence_length=12, embedding_dim=8, epochs=2, seed=3).fit(X, y)
-    scoped = MeanEmbeddingClassifier(sequence_length=12, embedding_dim=8, epochs=2, seed=3).fit(
+    plain = MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=2, random_state=3).fit(X, y)
+    scoped = MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=2, random_state=3).fit(
         X, y, strategy=tf.distribute.OneDeviceStrategy("/cpu:0"))
     np.testing.assert_allclose(scoped.predict_proba(X[:30]), plain.predict_proba(X[:30]), atol=1e-5)
 
@@ -111,9 +111,9 @@ def test_fit_under_one_device_strategy_equals_plain_fit(trec_small):
 def test_fit_streaming_leaves_the_state_of_fit(tmp_path, trec_small):
     X, y = trec_small
     write_tfrecords(X, y.tolist(), tmp_path / "trec", shards=2)
-    clf = fit_streaming(MeanEmbeddingClassifier(sequence_length=12, embedding_dim=8, epochs=3, seed=1),
+    clf = fit_streaming(MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=3, random_state=1),
                         read_tfrecords(str(tmp_path / "trec-*.tfrecord")))
-    ref = MeanEmbeddingClassifier(sequence_length=12, embedding_dim=8, epochs=3, seed=1).fit(X, y)
+    ref = MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=3, random_state=1).fit(X, y)
     assert sorted(vars(clf)) == sorted(vars(ref))
     assert clf.classes_.tolist() == ref.classes_.tolist() == sorted(set(y))
     assert set(clf.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"} and len(clf.history_["loss"]) == 3
@@ -127,7 +127,7 @@ def test_fit_streaming_leaves_the_state_of_fit(tmp_path, trec_small):
 
 def test_fit_streaming_learns_the_vocabulary_fit_learns(trec_small):
     X, y = trec_small
-    kw = dict(max_tokens=300, sequence_length=12, embedding_dim=8, epochs=1, validation_fraction=0.0)
+    kw = dict(max_tokens=300, max_seq_length=12, embedding_dim=8, epochs=1, validation_fraction=0.0)
     streamed = fit_streaming(MeanEmbeddingClassifier(**kw), tf.data.Dataset.from_tensor_slices((X, y)), shuffle_buffer=1)
     assert streamed.vocabulary_ == MeanEmbeddingClassifier(**kw).fit(X, y).vocabulary_
     assert "val_loss" not in streamed.history_  # validation_fraction=0: every text trains
@@ -136,9 +136,9 @@ def test_fit_streaming_learns_the_vocabulary_fit_learns(trec_small):
 def test_fit_streaming_learns_the_vocabulary_on_the_training_part_only():
     texts = [f"word{i} shared" for i in range(300)]  # every text has a word of its own
     stream = tf.data.Dataset.from_tensor_slices((texts, [i % 2 for i in range(300)]))
-    def own_words(seed):
-        clf = fit_streaming(MeanEmbeddingClassifier(sequence_length=4, embedding_dim=4, epochs=1, validation_fraction=0.3,
-                                                    seed=seed), stream)
+    def own_words(random_state):
+        clf = fit_streaming(MeanEmbeddingClassifier(max_seq_length=4, embedding_dim=4, epochs=1, validation_fraction=0.3,
+                                                    random_state=random_state), stream)
         assert "val_accuracy" in clf.history_
         return {w for w in clf.vocabulary_ if w.startswith("word")}
     words = own_words(0)
@@ -187,7 +187,7 @@ def test_mirrored_on_two_logical_cpus_reaches_the_one_device_band(tmp_path):
         strategy = tf.distribute.MirroredStrategy(devices)
         result = device_comparison(n_train=300, strategy=strategy)
         train = load_dataset("trec").sample(100, seed=1)
-        clf = MeanEmbeddingClassifier(sequence_length=12, embedding_dim=8, epochs=1).fit(train.texts, train.labels, strategy=strategy)
+        clf = MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=1).fit(train.texts, train.labels, strategy=strategy)
         again = KerasTextClassifier.load(clf.save({str(tmp_path / "mirrored.keras")!r}))
         result["load_gap"] = float(abs(again.predict_proba(train.texts) - clf.predict_proba(train.texts)).max())
         result["pickle_gap"] = float(abs(pickle.loads(pickle.dumps(clf)).predict_proba(train.texts) - clf.predict_proba(train.texts)).max())

@@ -13,15 +13,15 @@ import keras
 from keras import ops
 from sklearn.utils.validation import check_is_fitted
 
-from .classifier import KerasTextClassifier, check_choice, check_int, check_rate, classifier_inputs
+from .core import check_choice, check_int, check_rate, set_seed
+from .classifier import KerasTextClassifier, classifier_inputs
 from .data import load_dataset
-from .metrics import set_seed
+
 
 # %% auto #0
-__all__ = ['BENCH_EPOCHS', 'softmax_np', 'scaled_dot_product_attention_np', 'attention_weights', 'scaled_dot_product_attention',
+__all__ = ['softmax_np', 'scaled_dot_product_attention_np', 'attention_weights', 'scaled_dot_product_attention',
            'MultiHeadAttention', 'softmax_saturation', 'sinusoidal_encoding', 'plot_positional_encoding',
-           'PositionEmbedding', 'TransformerEncoderBlock', 'MeanPooling', 'TransformerClassifier', 'plot_attention',
-           'benchmark_attention', 'attention_report']
+           'PositionEmbedding', 'TransformerEncoderBlock', 'MeanPooling', 'TransformerClassifier', 'plot_attention']
 
 # %% ../nbs/08a_attention.ipynb #c28af65b
 _MASKED = -1e9  # score given to masked keys: exp(-1e9 - max) is exactly 0 in float32 and float64
@@ -128,11 +128,11 @@ def softmax_saturation(d_k: int,  # size of the query and key vectors
                        scaled: bool = True,  # divide the scores by sqrt(d_k)
                        n_keys: int = 32,  # keys each query attends over
                        n_queries: int = 2000,  # random queries to average over
-                       seed: int = 0,  # seed of the random vectors
+                       random_state: int = 0,  # seed of the random vectors
                       ) -> dict:
     "How peaked softmax(q.k / s) is for standard-normal q and k: score std, mean max weight, relative entropy, Jacobian norm."
     check_int(d_k, "d_k"); check_int(n_keys, "n_keys", 2); check_int(n_queries, "n_queries")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     q = rng.standard_normal((n_queries, 1, d_k))
     k = rng.standard_normal((n_queries, n_keys, d_k))
     s = (q * k).sum(-1) / (np.sqrt(d_k) if scaled else 1.0)
@@ -285,7 +285,7 @@ class TransformerClassifier(KerasTextClassifier):
     "A small Transformer encoder trained from scratch on raw texts: token + position embeddings, encoder blocks, mean pooling, softmax."
     def __init__(self,
                  max_tokens: int = 20000,  # vocabulary size, including padding and [UNK]
-                 sequence_length: int = 64,  # texts are padded or cut to this many tokens
+                 max_seq_length: int = 64,  # texts are padded or cut to this many tokens
                  d_model: int = 64,  # width of token vectors
                  num_heads: int = 4,  # attention heads per block
                  ff_dim: int = 128,  # feed-forward hidden width
@@ -297,18 +297,18 @@ class TransformerClassifier(KerasTextClassifier):
                  learning_rate: float = 1e-3,  # AdamW learning rate
                  weight_decay: float = 1e-4,  # AdamW decoupled weight decay
                  validation_fraction: float = 0.1,  # share of the training texts held out to pick the best epoch
-                 seed: int = 0,  # seeds initial weights, dropout, shuffling and the validation split
+                 random_state: int = 0,  # seeds initial weights, dropout, shuffling and the validation split
                  verbose: int = 0,  # 0 silent, 1 progress bar, 2 one line per epoch
                 ):
-        self.max_tokens, self.sequence_length, self.d_model, self.num_heads = max_tokens, sequence_length, d_model, num_heads
+        self.max_tokens, self.max_seq_length, self.d_model, self.num_heads = max_tokens, max_seq_length, d_model, num_heads
         self.ff_dim, self.num_layers, self.dropout, self.positions = ff_dim, num_layers, dropout, positions
         self.epochs, self.batch_size, self.learning_rate, self.weight_decay = epochs, batch_size, learning_rate, weight_decay
-        self.validation_fraction, self.seed, self.verbose = validation_fraction, seed, verbose
+        self.validation_fraction, self.random_state, self.verbose = validation_fraction, random_state, verbose
 
     _int_params = KerasTextClassifier._int_params + ("d_model", "num_heads", "ff_dim", "num_layers")
 
-    def _check_params(self):
-        super()._check_params()
+    def check_params(self):
+        super().check_params()
         check_rate(self.dropout, "dropout")
         check_choice(self.positions, "positions", ("learned", "sinusoidal"))
         if self.d_model % self.num_heads:
@@ -318,12 +318,12 @@ class TransformerClassifier(KerasTextClassifier):
 
     def _optimizer(self): return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
 
-    def _network(self) -> keras.Model:
+    def network(self) -> keras.Model:
         "Token ids -> token + position embeddings -> encoder blocks -> final norm -> mean pooling -> logits."
-        ids = keras.Input((self.sequence_length,), dtype="int32", name="token_ids")
+        ids = keras.Input((self.max_seq_length,), dtype="int32", name="token_ids")
         mask = ops.not_equal(ids, 0)
         x = keras.layers.Embedding(len(self.vocabulary_), self.d_model, name="token_embedding")(ids)
-        x = PositionEmbedding(self.sequence_length, self.positions, name="position_embedding")(x)
+        x = PositionEmbedding(self.max_seq_length, self.positions, name="position_embedding")(x)
         x = keras.layers.Dropout(self.dropout)(x)
         for i in range(self.num_layers):
             x, _ = TransformerEncoderBlock(self.num_heads, self.ff_dim, self.dropout, name=f"encoder_{i}")(
@@ -342,7 +342,7 @@ class TransformerClassifier(KerasTextClassifier):
         "For each text: its tokens and the attention weights of every block and head, shape (layers, heads, n, n)."
         check_is_fitted(self, "model_")
         X, _ = classifier_inputs(X)
-        ids = self._ids(X)
+        ids = self.encode(X)
         maps = self._attention_model.predict(ids, verbose=0)
         maps = [maps] if self.num_layers == 1 else maps
         out = []
@@ -366,61 +366,3 @@ def plot_attention(tokens: list,  # the tokens of one text
     ax.set_xticks(range(n), tokens, rotation=90); ax.set_yticks(range(n), tokens)
     ax.set_xlabel("key (attended to)"); ax.set_ylabel("query"); ax.set_title(title)
     return ax
-
-# %% ../nbs/08a_attention.ipynb #075a837b
-_BENCH = {  # corpus -> the dataset and the sequence length of the Transformer trained from scratch
-    "mr": dict(dataset="mr", language="en", sequence_length=48),
-    "trec": dict(dataset="trec", language="en", sequence_length=32),
-    "r8": dict(dataset="r8", language="en", sequence_length=128),
-}
-BENCH_EPOCHS = 6  # training epochs of the from-scratch Transformer in the benchmark (the best on validation is kept)
-
-def benchmark_attention(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
-                        seeds=(0, 1, 2),  # seeds to repeat every model over
-                        quick: bool = False,  # 200 training and 100 test texts, 2 epochs, one seed, 64 texts for the speed test
-                        verbose: bool = True,  # print progress
-                        corpora=None,  # names from the table (mr, trec, r8); None: all
-                       ) -> dict:
-    "The Transformer trained from scratch beside TF-IDF + LogReg on MR, TREC-6 and R8, and the MiniLM encoder's throughput."
-    from textmine.baselines import tfidf_logreg
-    from textmine.cnn import bench_setup, benchmark_corpus, compare_classifiers
-    from textmine.minilm import encoder_throughput
-    say, seeds, corpora = bench_setup(_BENCH, seeds, quick, corpora, verbose)
-    rows = []
-    for name in corpora:
-        cfg = _BENCH[name]
-        train, test = benchmark_corpus(name, _BENCH, quick)
-        todo = [("TF-IDF + LogReg", lambda s: tfidf_logreg(cfg["language"], seed=s)),
-                ("Transformer (from scratch)", lambda s: TransformerClassifier(
-                    sequence_length=cfg["sequence_length"], epochs=2 if quick else BENCH_EPOCHS, seed=s))]
-        rows += compare_classifiers(name, train, test, todo, seeds, say)
-    texts = load_dataset("mr", "test").texts[: 64 if quick else 256]
-    speed = encoder_throughput(texts, seq_len=128, batch_size=32, repeats=1 if quick else 2)
-    say(f"MiniLM at 128 tokens: keras {speed['keras_docs_per_s']:.1f} docs/s, numpy {speed['numpy_docs_per_s']:.1f} docs/s")
-    return attention_report(rows, seeds, speed, quick)
-
-def attention_report(rows: list,  # per-seed rows of `benchmark_attention` (possibly gathered from several runs)
-                     seeds: list,  # the seeds the rows cover
-                     speed: dict,  # `encoder_throughput`'s result
-                     quick: bool = False,  # whether the rows come from quick runs
-                    ) -> dict:
-    "The summary table and report text of the attention benchmark, from its rows and the throughput measurement."
-    from textmine.cli import markdown_table
-    from textmine.cnn import seed_summary
-    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
-    table = seed_summary(rows)
-    verdict = "met" if speed["speedup"] >= 2 else "missed"
-    report = "\n".join([
-        "# Attention and Transformers: test-split results", "",
-        f"Corpora {', '.join(corpora)}; seeds {seeds}{' (quick: 200 training and 100 test texts, 2 epochs)' if quick else ''}; "
-        f"mean ± std over seeds. Transformer: 2 pre-LN encoder blocks, width 64, 4 heads, feed-forward 128, learned "
-        f"positions, mean pooling, AdamW 1e-3, at most {2 if quick else BENCH_EPOCHS} epochs, the best on 10% of the "
-        "training texts kept; texts cut to " + ", ".join(f"{c} {_BENCH[c]['sequence_length']}" for c in corpora)
-        + " tokens. Fine-tuned and frozen MiniLM are measured by `textmine bench minilm`.", "",
-        markdown_table(table), "",
-        f"MiniLM encoder throughput at {speed['seq_len']} tokens, batch {speed['batch_size']}, {speed['texts']} MR test "
-        f"texts: Keras {speed['keras_docs_per_s']:.1f} docs/s, numpy reference {speed['numpy_docs_per_s']:.1f} "
-        f"docs/s, speed-up {speed['speedup']:.2f}x" + ("." if quick else f" (target 2x: {verdict})."),
-    ] + ([] if set(corpora) == set(_BENCH) else
-         ["", f"Not in this run: {', '.join(c for c in _BENCH if c not in corpora)}; `textmine bench attention` runs every corpus."]))
-    return {"rows": rows, "throughput": speed, "summary": table.reset_index().to_dict("records"), "report": report}

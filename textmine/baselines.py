@@ -13,13 +13,13 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from .core import check_int, one_blas_thread
 from .data import TextDataset, load_dataset
 from .metrics import classification_scores, clustering_scores
 from .preprocess import TextPreprocessor, make_tfidf
 
 # %% auto #0
-__all__ = ['tfidf_features', 'tfidf_logreg', 'majority_class', 'one_blas_thread', 'evaluate_classifier', 'tfidf_kmeans',
-           'evaluate_clustering']
+__all__ = ['tfidf_features', 'tfidf_logreg', 'majority_class', 'evaluate_classifier', 'tfidf_kmeans', 'evaluate_clustering']
 
 # %% ../nbs/03_baselines.ipynb #acc249cc
 def tfidf_features(language: str = "en",  # "en": words (1-2 grams); "zh": characters (1-2 grams)
@@ -34,22 +34,17 @@ def tfidf_features(language: str = "en",  # "en": words (1-2 grams); "zh": chara
 
 def tfidf_logreg(language: str = "en",  # language of the texts
                  C: float = 10.0,  # inverse regularisation strength of the logistic regression
-                 seed: int = 0,  # random state of the solver
+                 random_state: int = 0,  # random state of the solver
                 ) -> Pipeline:
     "TF-IDF + logistic regression: raw texts in, classes out."
     return Pipeline([("tfidf", tfidf_features(language)),
-                     ("clf", LogisticRegression(C=C, max_iter=3000, random_state=seed))])
+                     ("clf", LogisticRegression(C=C, max_iter=3000, random_state=random_state))])
 
 def majority_class() -> DummyClassifier:
     "The floor: always predict the most frequent training class."
     return DummyClassifier(strategy="most_frequent")
 
 # %% ../nbs/03_baselines.ipynb #c4f23e33
-def one_blas_thread():
-    "Limit BLAS to one thread inside a `with` block: beside TensorFlow's thread pools, more make scikit-learn many times slower."
-    from threadpoolctl import threadpool_limits
-    return threadpool_limits(1, user_api="blas")
-
 def evaluate_classifier(model,  # anything with fit(texts, labels) and predict(texts)
                         train: TextDataset, test: TextDataset) -> dict:
     "Fit on `train`, score on `test`: accuracy, macro-F1, weighted-F1 and seconds."
@@ -63,20 +58,20 @@ def evaluate_classifier(model,  # anything with fit(texts, labels) and predict(t
             "predict_seconds": time.perf_counter() - t0 - fit_s, "n_train": len(train), "n_test": len(test)}
 
 # %% ../nbs/03_baselines.ipynb #bdfdd7f7
-def tfidf_kmeans(k: int,  # number of clusters
+def tfidf_kmeans(n_clusters: int,  # k, the number of clusters
                  language: str = "en",  # language of the texts
-                 seed: int = 0,  # seeds k-means++ and the restarts
+                 random_state: int = 0,  # seeds k-means++ and the restarts
                  n_init: int = 10,  # restarts; the best objective wins
                 ) -> Pipeline:
     "TF-IDF + k-means: raw texts in, cluster ids out."
-    if not isinstance(k, (int, np.integer)) or k < 2: raise ValueError(f"k must be an integer >= 2, got {k!r}")
+    check_int(n_clusters, "n_clusters", 2)
     return Pipeline([("tfidf", tfidf_features(language, ngram_range=(1, 1), max_df=0.5,
                                               stopwords="default" if language == "en" else None)),
-                     ("kmeans", KMeans(k, n_init=n_init, random_state=seed))])
+                     ("kmeans", KMeans(n_clusters, n_init=n_init, random_state=random_state))])
 
 def evaluate_clustering(model,  # anything with fit_predict(texts)
                         data: TextDataset,  # labelled texts; the labels are used only for scoring
-                        seed: int = 0,  # seed of the silhouette sample
+                        random_state: int = 0,  # seed of the silhouette sample
                        ) -> dict:
     "Cluster the texts and score against the true labels: ACC, NMI, ARI, purity, silhouette, seconds."
     if not data.labelled: raise ValueError("data must be labelled to score a clustering")
@@ -84,4 +79,4 @@ def evaluate_clustering(model,  # anything with fit_predict(texts)
     labels = model.fit_predict(data.texts)
     seconds = time.perf_counter() - t0
     X = model[:-1].transform(data.texts) if isinstance(model, Pipeline) else None
-    return {**clustering_scores(data.labels, labels, X, seed=seed), "seconds": seconds, "n": len(data)}
+    return {**clustering_scores(data.labels, labels, X, random_state=random_state), "seconds": seconds, "n": len(data)}

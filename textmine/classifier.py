@@ -7,14 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import importlib
 import inspect
 import json
-import os
-import re
-import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -25,40 +19,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from .data import check_texts
-from .metrics import set_seed
+from .core import (atomic_path, check_choice, check_flag, check_int, check_positive, check_rate, check_texts,
+                           manifest_path, set_seed, sha256_file, verify_manifest)
 from .preprocess import make_text_vectorizer
+from .word_vectors import embedding_matrix, load_glove
 
 # %% auto #0
-__all__ = ['check_int', 'check_rate', 'check_positive', 'check_choice', 'check_vectors', 'default_vectors', 'pretrained_matrix',
-           'classifier_inputs', 'validation_split', 'BestWeights', 'LabelledSoftmax', 'sha256_file', 'manifest_path',
-           'atomic_path', 'verify_manifest', 'strategy_scope', 'replica_texts', 'KerasTextClassifier', 'MaskedMean',
-           'MeanEmbeddingClassifier']
-
-# %% ../nbs/05a_classifier.ipynb #d079bbae
-def check_int(value, name: str, low: int = 1) -> int:
-    "`value` as an int >= `low`, or a ValueError naming the argument and the value received."
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-def check_rate(value, name: str) -> float:
-    "`value` as a float in [0, 1), or a ValueError naming the argument and the value received."
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-def check_positive(value, name: str) -> float:
-    "`value` as a float > 0, or a ValueError naming the argument and the value received."
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-def check_choice(value, name: str, choices: tuple):
-    "`value` if it is one of `choices`, else a ValueError listing them."
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
+__all__ = ['check_vectors', 'default_vectors', 'pretrained_matrix', 'classifier_inputs', 'validation_split', 'early_stopping',
+           'saved_head', 'estimator_class', 'LabelledSoftmax', 'strategy_scope', 'replica_texts', 'KerasTextClassifier',
+           'MaskedMean', 'MeanEmbeddingClassifier']
 
 # %% ../nbs/05a_classifier.ipynb #ab379f40
 def check_vectors(vectors):
@@ -71,16 +40,14 @@ def check_vectors(vectors):
 @functools.lru_cache(maxsize=1)
 def default_vectors():
     "GloVe 6B-50d, loaded once per process: the vectors a classifier starts from when it is given none."
-    from textmine.word_vectors import load_glove
     return load_glove()
 
 def pretrained_matrix(vectors,  # KeyedVectors, or None for GloVe 6B-50d
                       vocabulary: list,  # the vectorizer's vocabulary, padding first
-                      seed: int,  # seeds the random rows of words without a vector
+                      random_state: int,  # seeds the random rows of words without a vector
                      ) -> tuple[np.ndarray, float]:
     "The embedding matrix of `vocabulary` from `vectors`, and the share of the vocabulary they cover."
-    from textmine.word_vectors import embedding_matrix
-    M, report = embedding_matrix(vectors if vectors is not None else default_vectors(), vocabulary, seed=seed)
+    M, report = embedding_matrix(vectors if vectors is not None else default_vectors(), vocabulary, random_state=random_state)
     return M, report["coverage"]
 
 # %% ../nbs/05a_classifier.ipynb #476f1805
@@ -99,7 +66,7 @@ def classifier_inputs(X, y=None):
 
 def validation_split(y: np.ndarray,  # integer class of every training text
                      fraction: float,  # share held out; 0 keeps everything for training
-                     seed: int,  # seed of the split
+                     random_state: int,  # seed of the split
                     ) -> tuple[np.ndarray, np.ndarray]:
     "Stratified train/validation indices (no validation part when `fraction` is 0 or the data are too small)."
     idx = np.arange(len(y))
@@ -107,25 +74,38 @@ def validation_split(y: np.ndarray,  # integer class of every training text
     if n_val < 1 or len(y) - n_val < 1: return idx, idx[:0]
     _, counts = np.unique(y, return_counts=True)
     strat = y if counts.min() >= 2 and len(counts) <= n_val <= len(y) - len(counts) else None
-    tr, va = train_test_split(idx, test_size=n_val, random_state=seed, stratify=strat)
+    tr, va = train_test_split(idx, test_size=n_val, random_state=random_state, stratify=strat)
     return np.sort(tr), np.sort(va)
 
 # %% ../nbs/05a_classifier.ipynb #eb2bdebc
-class BestWeights(keras.callbacks.Callback):
-    "Keep the weights of the epoch with the best validation accuracy, restore them at the end; stop after `patience` epochs without a gain."
-    def __init__(self,
-                 patience: int | None = None,  # epochs without improvement before stopping; None trains every epoch
-                ):
-        super().__init__()
-        self.patience = patience
-    def on_train_begin(self, logs=None): self.best, self.best_epoch, self.weights = -np.inf, -1, None
-    def on_epoch_end(self, epoch, logs=None):
-        score = (logs or {}).get("val_accuracy")
-        if score is None: return
-        if score > self.best: self.best, self.best_epoch, self.weights = score, epoch, self.model.get_weights()
-        elif self.patience is not None and epoch - self.best_epoch >= self.patience: self.model.stop_training = True
-    def on_train_end(self, logs=None):
-        if self.weights is not None: self.model.set_weights(self.weights)
+_ESTIMATORS: dict = {}  # "module.Class" -> class of every KerasTextClassifier subclass: the only classes `load` constructs
+
+def early_stopping(patience: int | None,  # epochs without a better validation accuracy before stopping; None: never stop
+                   epochs: int,  # the most epochs the fit runs
+                  ) -> keras.callbacks.EarlyStopping:
+    "Keras' early stopping on validation accuracy that restores the weights of the best epoch when training ends."
+    return keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", restore_best_weights=True,
+                                         patience=epochs if patience is None else patience)
+
+def saved_head(path,  # a model file written by `KerasTextClassifier.save`
+              ) -> dict:
+    "What a saved classifier records in its `LabelledSoftmax`: its classes, its estimator ('module.Class') and its parameters."
+    try:
+        with zipfile.ZipFile(path) as z: config = json.loads(z.read("config.json"))
+        head = next(l["config"] for l in config["config"]["layers"] if str(l.get("class_name", "")).endswith("LabelledSoftmax"))
+        return {"classes": list(head["classes"]), "estimator": str(head["estimator"]), "params": dict(head["params"])}
+    except (zipfile.BadZipFile, KeyError, StopIteration, TypeError, ValueError, OSError):
+        raise ValueError(f"path {str(path)!r} is not a classifier written by save()") from None
+
+def estimator_class(name: str,  # "module.Class", as `saved_head` returns it
+                   ) -> type:
+    "The registered textmine classifier class of that name; anything else is refused, and nothing is imported."
+    if name in _ESTIMATORS: return _ESTIMATORS[name]
+    if not name.startswith("textmine."):
+        raise ValueError(f"the file names the class {name!r}, which is not one of textmine's classifiers; "
+                         "only textmine's own registered classes are loaded")
+    raise ValueError(f"the file holds a {name}, which is not loaded: import {name.rsplit('.', 1)[0]} first, "
+                     "or load it with that class's own load()")
 
 # %% ../nbs/05a_classifier.ipynb #4a805f58
 @keras.saving.register_keras_serializable(package="textmine")
@@ -150,99 +130,6 @@ def _json_params(params: dict) -> dict:
         try: out[k] = json.loads(json.dumps(v))
         except (TypeError, ValueError): pass
     return out
-
-# %% ../nbs/05a_classifier.ipynb #b2d61dfd
-def sha256_file(path,  # a file
-               ) -> str:
-    "The SHA-256 digest of the bytes of `path`, as 64 lowercase hex digits."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
-    return h.hexdigest()
-
-def manifest_path(path,  # a model file or folder
-                 ) -> Path:
-    "Where the SHA-256 manifest of `path` lives: beside it, with `.sha256` added to its name."
-    path = Path(path)
-    return path.with_name(path.name + ".sha256")
-
-def _digests(path: Path, name: str) -> dict:
-    "{name in the manifest: digest} of a file, or of every file in a folder (named `name/relative/path`)."
-    if path.is_file(): return {name: sha256_file(path)}
-    return {f"{name}/{p.relative_to(path).as_posix()}": sha256_file(p) for p in sorted(path.rglob("*")) if p.is_file()}
-
-def _check_flag(value, name: str) -> bool:
-    if not isinstance(value, bool): raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
-
-def _fsync(path: Path):
-    fd = os.open(path, os.O_RDONLY)
-    try: os.fsync(fd)
-    finally: os.close(fd)
-
-def _fsync_folder(path: Path):
-    try: _fsync(path)
-    except OSError: pass  # some systems cannot open or flush a folder; the files themselves were flushed
-
-def _replace(src: Path, dst: Path, aside: Path):
-    "Move `src` onto `dst`; when either is a folder, the old `dst` is first moved to `aside` (and back if the move fails)."
-    if not (src.is_dir() or dst.is_dir()) or not os.path.lexists(dst): return os.replace(src, dst)
-    os.replace(dst, aside)
-    try: os.replace(src, dst)
-    except BaseException:
-        os.replace(aside, dst)
-        raise
-
-@contextlib.contextmanager
-def atomic_path(path,  # the file or folder to write
-                overwrite: bool = False,  # replace `path` (and its manifest) if it exists
-               ):
-    "Yield a temporary path to write to; when the block succeeds it becomes `path`, with a SHA-256 manifest beside it, and when it fails nothing changes."
-    path, overwrite = Path(path), _check_flag(overwrite, "overwrite")
-    if any(c in path.name for c in "\\\n\r"): raise ValueError(f"path must not have a backslash or a line break in its name, got {str(path)!r}")
-    if os.path.lexists(path) and not overwrite:
-        raise FileExistsError(f"path {str(path)!r} already exists; pass overwrite=True to replace it")
-    if not path.parent.is_dir(): raise FileNotFoundError(f"the folder of path {str(path)!r} does not exist")
-    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        tmp = work / path.name
-        yield tmp
-        if not tmp.exists(): raise FileNotFoundError(f"nothing was written to the temporary path {str(tmp)!r}")
-        for p in [tmp] if tmp.is_file() else [q for q in tmp.rglob("*") if q.is_file()]: _fsync(p)
-        manifest = work / "manifest"
-        manifest.write_text("".join(f"{h}  {n}\n" for n, h in _digests(tmp, path.name).items()), encoding="utf-8")
-        _fsync(manifest)
-        _replace(tmp, path, work / "old")
-        os.replace(manifest, manifest_path(path))
-        _fsync_folder(path.parent)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-_MANIFEST_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
-
-def verify_manifest(path,  # a model file or folder written through `atomic_path`
-                   ) -> Path:
-    "Check `path` against the SHA-256 manifest beside it; returns `path`, or raises an error naming the file and both digests."
-    path = Path(path)
-    mpath = manifest_path(path)
-    if not path.exists(): raise FileNotFoundError(f"path {str(path)!r} does not exist")
-    if not mpath.is_file():
-        raise FileNotFoundError(f"the SHA-256 manifest {str(mpath)!r} of {str(path)!r} is missing, so the model cannot be checked; "
-                                "load(path, verify=False) skips the check")
-    expected = {}
-    for i, line in enumerate(mpath.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip(): continue
-        m = _MANIFEST_LINE.fullmatch(line)
-        if m is None: raise ValueError(f"line {i} of the manifest {str(mpath)!r} is not '<64 hex digits>  <file name>': {line!r}")
-        expected[m[2]] = m[1].lower()
-    actual = _digests(path, path.name)
-    for name in sorted(expected.keys() | actual.keys()):
-        want, got = expected.get(name, "(not in the manifest)"), actual.get(name, "(no such file)")
-        if want != got:
-            raise ValueError(f"{str(path.parent / name)!r} does not match its SHA-256 manifest {str(mpath)!r}: expected {want}, "
-                             f"got {got}. It changed after it was written (corruption or tampering); "
-                             "load(path, verify=False) skips the check")
-    return path
 
 # %% ../nbs/05a_classifier.ipynb #8cdd13fa
 def strategy_scope(strategy,  # a `tf.distribute.Strategy`, or None for the default (one device)
@@ -272,92 +159,135 @@ def replica_texts(n: int,  # training texts
 # %% ../nbs/05a_classifier.ipynb #09afca98
 class KerasTextClassifier(ClassifierMixin, BaseEstimator):
     """Base of the book's Keras text classifiers: raw texts in, classes out. A subclass stores its arguments in `__init__`
-    and defines `_network()` (token ids -> logits); the arguments it must have are `max_tokens`, `sequence_length`,
-    `epochs`, `batch_size`, `validation_fraction`, `seed` and `verbose`; `patience`, `split` and `learning_rate` are used when present."""
-    _int_params = ("max_tokens", "sequence_length", "epochs", "batch_size")  # checked as integers >= 1
+    and defines `network()` (inputs -> logits); every subclass has `epochs`, `batch_size`, `validation_fraction`,
+    `random_state` and `verbose`, and `max_tokens`, `max_seq_length`, `patience`, `split` and `learning_rate` are used
+    when present. The steps of `fit` are public methods, so another training loop (`textmine.scale.fit_streaming`) runs
+    the same steps."""
+    _int_params = ("max_tokens", "max_seq_length", "epochs", "batch_size")  # checked as integers >= 1 where present
+    _learns_vocabulary = True  # False for a pretrained tokenizer (MiniLM)
+    _jit_compile = "auto"  # passed to `compile`
 
-    def _check_params(self):
-        for name in self._int_params: check_int(getattr(self, name), name)
-        check_int(self.seed, "seed", 0)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _ESTIMATORS[cls.estimator_name()] = cls
+
+    @classmethod
+    def estimator_name(cls) -> str:
+        "The name a saved file records for this class: 'module.Class'."
+        return f"{cls.__module__}.{cls.__qualname__}"
+
+    def check_params(self):
+        "Check every argument before any work starts: a ValueError names the argument and the value received."
+        for name in self._int_params:
+            if hasattr(self, name): check_int(getattr(self, name), name)
+        check_int(self.random_state, "random_state", 0)
         check_rate(self.validation_fraction, "validation_fraction")
         if getattr(self, "patience", None) is not None: check_int(self.patience, "patience")
         check_choice(getattr(self, "split", "whitespace"), "split", ("whitespace", "character"))
 
-    def _network(self) -> keras.Model:
-        "The Keras model from token ids (batch, sequence_length) to logits (batch, classes)."
-        raise NotImplementedError(f"{type(self).__name__} must define _network()")
+    def network(self) -> keras.Model:
+        "The Keras model from the encoded texts (token ids, shape (batch, max_seq_length)) to logits (batch, classes)."
+        raise NotImplementedError(f"{type(self).__name__} must define network()")
 
-    def _optimizer(self): return keras.optimizers.Adam(getattr(self, "learning_rate", 1e-3))
+    def _optimizer(self, n_train: int): return keras.optimizers.Adam(getattr(self, "learning_rate", 1e-3))
 
-    def _prepare(self, X_train: list):
+    def _prepare(self, X_train):
         "Hook run after the vocabulary is learned, before the network is built (e.g. to make an embedding matrix)."
 
     def _after_build(self):
         "Hook run after the network is built, before training (e.g. to copy pretrained vectors in)."
 
     def _after_load(self):
-        "Hook run after `model_` was restored by `load` or unpickling (e.g. to rebuild helper models)."
+        "Hook run after `model_` was trained, restored by `load` or unpickled (e.g. to rebuild helper models)."
 
     def _make_vectorizer(self):
-        from keras.layers import TextVectorization
-        return TextVectorization(vocabulary=self.vocabulary_[2:], output_mode="int", split=getattr(self, "split", "whitespace"),
-                                 output_sequence_length=self.sequence_length, name="vectorizer")
+        return keras.layers.TextVectorization(vocabulary=self.vocabulary_[2:], output_mode="int", name="vectorizer",
+                                              split=getattr(self, "split", "whitespace"),
+                                              output_sequence_length=self.max_seq_length)
 
-    def _ids(self, texts) -> np.ndarray:
-        "Token ids (n, sequence_length) of raw texts."
-        return ops.convert_to_numpy(self.vectorizer_(texts)).astype("int32")
+    def learn_vocabulary(self,
+                         X_train,  # the training texts (None when only `vocabulary` is given)
+                         vocabulary: list | None = None,  # a vocabulary learned elsewhere (padding and [UNK] first); None: learn it
+                        ):
+        "Step 1 of `fit`: the vocabulary of the training texts (`vocabulary_`) and the vectorizer that encodes texts with it."
+        if vocabulary is None:
+            vocabulary = make_text_vectorizer(X_train, max_tokens=self.max_tokens,
+                                              split=getattr(self, "split", "whitespace")).get_vocabulary()
+        self.vocabulary_ = [str(w) for w in vocabulary]
+        self._prepare(X_train)
+        self.vectorizer_ = self._make_vectorizer()
+
+    def encode(self, X: list):
+        "Step 2 of `fit`: texts as the network's inputs, here token ids (n, max_seq_length)."
+        return ops.convert_to_numpy(self.vectorizer_(X)).astype("int32")
+
+    def build_network(self,
+                      strategy=None,  # a `tf.distribute.Strategy` to create the variables under; None: one device
+                      n_train: int = 0,  # training texts (for optimizers whose schedule needs the number of steps)
+                     ):
+        "Step 3 of `fit`: the network (`model_`), compiled with the optimizer and the cross-entropy of the logits."
+        with strategy_scope(strategy):  # the network's variables are created (and mirrored) inside the strategy
+            self.model_ = self.network()
+            self._after_build()
+            self.model_.compile(optimizer=self._optimizer(n_train), metrics=["accuracy"], jit_compile=self._jit_compile,
+                                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def _fit_data(self, inputs, y_idx: np.ndarray, tr: np.ndarray, va: np.ndarray) -> dict:
+        "The training and validation data of `train` from the encoded texts and the two index sets."
+        return dict(x=inputs[tr], y=y_idx[tr], validation_data=(inputs[va], y_idx[va]) if len(va) else None, shuffle=True)
+
+    def train(self, x, y=None,  # training inputs and labels (or a dataset of both, then y is None)
+              validation_data=None,  # (inputs, labels) or a dataset to pick the best epoch on; None: keep the last
+              shuffle: bool = False,  # shuffle the training texts every epoch (a dataset shuffles itself)
+             ):
+        "Step 4 of `fit`: train the built network, keeping the epoch with the best validation accuracy; returns self."
+        callbacks = [early_stopping(getattr(self, "patience", None), self.epochs)] if validation_data is not None else []
+        hist = self.model_.fit(x, y, validation_data=validation_data, epochs=self.epochs, shuffle=shuffle,
+                               batch_size=self.batch_size if y is not None else None, verbose=self.verbose, callbacks=callbacks)
+        self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+        self.best_epoch_ = callbacks[0].best_epoch if callbacks else len(hist.epoch) - 1
+        self._after_load()
+        return self
 
     def fit(self, X, y,
             strategy=None,  # a `tf.distribute.Strategy` (e.g. `MirroredStrategy`) to build and train the network under; None: one device
            ):
         "Learn the vocabulary and train the network on texts `X` with labels `y`; returns self."
         X, y = classifier_inputs(X, y)
-        self._check_params()
-        scope = strategy_scope(strategy)
-        set_seed(self.seed)
+        self.check_params()
+        set_seed(self.random_state)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
-        tr, va = validation_split(y_idx, self.validation_fraction, self.seed)
-        X_tr = [X[i] for i in tr]
-        vocab = make_text_vectorizer(X_tr, max_tokens=self.max_tokens, split=getattr(self, "split", "whitespace"))
-        self.vocabulary_ = [str(w) for w in vocab.get_vocabulary()]
-        self._prepare(X_tr)
-        self.vectorizer_ = self._make_vectorizer()
-        ids = self._ids(X)
-        with scope:  # the network's variables are created (and mirrored) inside the strategy
-            self.model_ = self._network()
-            self._after_build()
-            self.model_.compile(optimizer=self._optimizer(), metrics=["accuracy"],
-                                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        tr, va = validation_split(y_idx, self.validation_fraction, self.random_state)
+        self.learn_vocabulary([X[i] for i in tr])
+        inputs = self.encode(X)
         tr, va = (part[:replica_texts(len(part), self.batch_size, strategy)] for part in (tr, va))  # even splits between replicas
-        val = (ids[va], y_idx[va]) if len(va) else None
-        callbacks = [BestWeights(getattr(self, "patience", None))] if val else []
-        hist = self.model_.fit(ids[tr], y_idx[tr], validation_data=val, epochs=self.epochs, batch_size=self.batch_size,
-                               shuffle=True, verbose=self.verbose, callbacks=callbacks)
-        self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-        self.best_epoch_ = callbacks[0].best_epoch if callbacks else len(hist.epoch) - 1
-        self._after_load()
-        return self
+        self.build_network(strategy, len(tr))
+        return self.train(**self._fit_data(inputs, y_idx, tr, va))
+
+    def _logits(self, X: list) -> np.ndarray:
+        return self.model_.predict(self.encode(X), batch_size=256, verbose=0)
 
     def predict_proba(self, X) -> np.ndarray:
         "Class probabilities, one row per text, columns in the order of `classes_`."
         check_is_fitted(self, "model_")
         X, _ = classifier_inputs(X)
-        logits = self.model_.predict(self._ids(X), batch_size=256, verbose=0)
-        return ops.convert_to_numpy(ops.softmax(logits, axis=-1))
+        return ops.convert_to_numpy(ops.softmax(self._logits(X), axis=-1))
 
     def predict(self, X) -> np.ndarray:
         "The most probable class of each text."
         check_is_fitted(self, "model_")
         return self.classes_[self.predict_proba(X).argmax(1)]
 
+    def _head(self) -> LabelledSoftmax:
+        "The softmax that ends a saved model and records the classes, the estimator and its settings."
+        return LabelledSoftmax(self.classes_.tolist(), self.estimator_name(), _json_params(self.get_params(deep=False)),
+                               name="labelled_softmax")
+
     def end_to_end(self) -> keras.Model:
         "One Keras model from raw strings to class probabilities: vectorizer, network and a `LabelledSoftmax`."
         check_is_fitted(self, "model_")
         text = keras.Input(shape=(1,), dtype="string", name="text")
-        params = _json_params(self.get_params(deep=False))
-        cls = type(self)
-        head = LabelledSoftmax(self.classes_.tolist(), f"{cls.__module__}.{cls.__qualname__}", params, name="labelled_softmax")
-        return keras.Model(text, head(self.model_(self.vectorizer_(text))), name=f"{self.model_.name}_end_to_end")
+        return keras.Model(text, self._head()(self.model_(self.vectorizer_(text))), name=f"{self.model_.name}_end_to_end")
 
     def save(self,
              path,  # a file name ending in .keras
@@ -386,33 +316,35 @@ class KerasTextClassifier(ClassifierMixin, BaseEstimator):
         return Path(path)
 
     @classmethod
+    def _init_params(cls, params: dict) -> dict:
+        "The saved settings as constructor arguments (lists back to tuples where the default is one)."
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+        return {k: tuple(v) if isinstance(defaults[k], tuple) and isinstance(v, list) else v
+                for k, v in params.items() if k in defaults}
+
+    def _restore(self, saved: keras.Model):
+        "Take the vectorizer and the network out of a loaded end-to-end model."
+        self.vectorizer_ = saved.get_layer("vectorizer")
+        self.vocabulary_ = [str(w) for w in self.vectorizer_.get_vocabulary()]
+        self.model_ = next(l for l in saved.layers if isinstance(l, keras.Model))
+
+    @classmethod
     def load(cls,
              path,  # a file written by `save`
              verify: bool = True,  # check the file against its SHA-256 manifest first; False skips the check
             ) -> "KerasTextClassifier":
-        "Read a classifier written by `save`, after checking its SHA-256 manifest; it predicts from raw strings like the one that was saved."
+        "Read a classifier written by `save`, after checking its SHA-256 manifest; only textmine's registered classes are constructed."
         path = Path(path)
-        _check_flag(verify, "verify")
+        check_flag(verify, "verify")
         if not path.is_file(): raise FileNotFoundError(f"path {str(path)!r} is not a file")
         if verify: verify_manifest(path)
-        try:
-            with zipfile.ZipFile(path) as z: config = json.loads(z.read("config.json"))
-            head = next(l for l in config["config"]["layers"] if l["class_name"].endswith("LabelledSoftmax"))
-        except (zipfile.BadZipFile, KeyError, StopIteration):
-            raise ValueError(f"path {str(path)!r} is not a classifier written by save()") from None
-        module, name = head["config"]["estimator"].rsplit(".", 1)
-        est_cls = getattr(importlib.import_module(module), name)  # importing the module registers its layers
-        if not issubclass(est_cls, cls): raise TypeError(f"{str(path)!r} holds a {name}, not a {cls.__name__}")
-        e2e = keras.saving.load_model(path, safe_mode=True)  # safe_mode stays on: every layer is registered and has a plain config
-        head = e2e.get_layer("labelled_softmax")
-        defaults = {k: p.default for k, p in inspect.signature(est_cls.__init__).parameters.items()}
-        params = {k: tuple(v) if isinstance(defaults[k], tuple) and isinstance(v, list) else v
-                  for k, v in head.params.items() if k in defaults}
-        est = est_cls(**params)
-        est.classes_ = np.asarray(head.classes)
-        est.vectorizer_ = e2e.get_layer("vectorizer")
-        est.vocabulary_ = [str(w) for w in est.vectorizer_.get_vocabulary()]
-        est.model_ = next(l for l in e2e.layers if isinstance(l, keras.Model))
+        head = saved_head(path)
+        est_cls = estimator_class(head["estimator"])
+        if not issubclass(est_cls, cls): raise TypeError(f"{str(path)!r} holds a {est_cls.__name__}, not a {cls.__name__}")
+        est = est_cls(**est_cls._init_params(head["params"]))
+        saved = keras.saving.load_model(path, safe_mode=True)  # safe_mode stays on: every layer is registered and has a plain config
+        est.classes_ = np.asarray(head["classes"])
+        est._restore(saved)
         est._after_load()
         return est
 
@@ -425,8 +357,8 @@ class KerasTextClassifier(ClassifierMixin, BaseEstimator):
         weights = state.pop("_weights", None)
         self.__dict__.update(state)
         if weights is not None:
-            self.vectorizer_ = self._make_vectorizer()
-            self.model_ = self._network()
+            if self._learns_vocabulary: self.vectorizer_ = self._make_vectorizer()
+            self.model_ = self.network()
             self.model_.set_weights(weights)
             self._after_load()
 
@@ -462,7 +394,7 @@ class MeanEmbeddingClassifier(KerasTextClassifier):
     "Averaged learned word vectors and a softmax layer (a bag of embeddings); raw texts in, classes out."
     def __init__(self,
                  max_tokens: int = 20000,  # vocabulary size, including padding and [UNK]
-                 sequence_length: int = 64,  # texts are padded or cut to this many tokens
+                 max_seq_length: int = 64,  # texts are padded or cut to this many tokens
                  embedding_dim: int = 64,  # width of the word vectors
                  epochs: int = 10,  # passes over the training texts
                  batch_size: int = 32,  # texts per gradient step
@@ -470,21 +402,21 @@ class MeanEmbeddingClassifier(KerasTextClassifier):
                  validation_fraction: float = 0.1,  # share of the training texts held out to pick the best epoch
                  patience: int | None = 3,  # stop after this many epochs without a better validation accuracy; None: never
                  split: str = "whitespace",  # "whitespace" (words) or "character" (e.g. for Chinese)
-                 seed: int = 0,  # seeds the weights, the batch order and the validation split
+                 random_state: int = 0,  # seeds the weights, the batch order and the validation split
                  verbose: int = 0,  # 0 silent, 1 progress bar, 2 one line per epoch
                 ):
-        self.max_tokens, self.sequence_length, self.embedding_dim, self.epochs = max_tokens, sequence_length, embedding_dim, epochs
+        self.max_tokens, self.max_seq_length, self.embedding_dim, self.epochs = max_tokens, max_seq_length, embedding_dim, epochs
         self.batch_size, self.learning_rate, self.validation_fraction = batch_size, learning_rate, validation_fraction
-        self.patience, self.split, self.seed, self.verbose = patience, split, seed, verbose
+        self.patience, self.split, self.random_state, self.verbose = patience, split, random_state, verbose
 
     _int_params = KerasTextClassifier._int_params + ("embedding_dim",)
 
-    def _check_params(self):
-        super()._check_params()
+    def check_params(self):
+        super().check_params()
         check_positive(self.learning_rate, "learning_rate")
 
-    def _network(self) -> keras.Model:
-        ids = keras.Input((self.sequence_length,), dtype="int32", name="token_ids")
+    def network(self) -> keras.Model:
+        ids = keras.Input((self.max_seq_length,), dtype="int32", name="token_ids")
         x = keras.layers.Embedding(len(self.vocabulary_), self.embedding_dim, name="embedding")(ids)
         logits = keras.layers.Dense(len(self.classes_), name="classifier")(MaskedMean(name="mean")(x, ids))
         return keras.Model(ids, logits, name="mean_embedding")

@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
 from .baselines import tfidf_features
-from .data import check_texts
+from .core import check_int, check_texts
+from .minilm import SentenceEncoder
+from .word_vectors import DocumentEmbedding
 
 # %% auto #0
 __all__ = ['document_features', 'k_distances', 'knee_point', 'clusterer', 'choose_k', 'plot_choose_k', 'class_tfidf',
@@ -26,7 +27,7 @@ __all__ = ['document_features', 'k_distances', 'knee_point', 'clusterer', 'choos
 # %% ../nbs/09a_cluster.ipynb #267734b6
 def document_features(kind: str = "lsa",  # "tfidf", "lsa", "glove" or "minilm"
                       n_components: int = 100,  # LSA: number of singular vectors kept
-                      seed: int = 0,  # LSA: seed of the randomized SVD
+                      random_state: int = 0,  # LSA: seed of the randomized SVD
                       vectors=None,  # "glove": word vectors (KeyedVectors), e.g. `load_glove(limit=100_000)`
                       cache=None,  # "minilm": .npz file that keeps computed vectors
                       max_seq_length: int | None = None,  # "minilm": truncate texts to this many tokens
@@ -41,12 +42,10 @@ def document_features(kind: str = "lsa",  # "tfidf", "lsa", "glove" or "minilm"
     if kind == "lsa":
         if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 2:
             raise ValueError(f"n_components must be an integer >= 2, got {n_components!r}")
-        return make_pipeline(tfidf, TruncatedSVD(n_components, random_state=seed), Normalizer())
+        return make_pipeline(tfidf, TruncatedSVD(n_components, random_state=random_state), Normalizer())
     if kind == "glove":
-        from textmine.word_vectors import DocumentEmbedding
         if vectors is None: raise ValueError("kind='glove' needs vectors: pass e.g. vectors=load_glove(limit=100_000)")
         return make_pipeline(DocumentEmbedding(vectors, weighting="mean"), Normalizer())
-    from textmine.minilm import SentenceEncoder
     return SentenceEncoder(cache=cache, max_seq_length=max_seq_length)
 
 # %% ../nbs/09a_cluster.ipynb #8b0ebc2e
@@ -71,8 +70,8 @@ def knee_point(curve: np.ndarray,  # an increasing curve, e.g. `k_distances`
 
 # %% ../nbs/09a_cluster.ipynb #07eab25f
 def clusterer(name: str,  # "kmeans", "dbscan", "spectral" or "agglomerative"
-              k: int | None = None,  # number of clusters (not used by DBSCAN)
-              seed: int = 0,  # seeds k-means and spectral clustering
+              n_clusters: int | None = None,  # k, the number of clusters (not used by DBSCAN)
+              random_state: int = 0,  # seeds k-means and spectral clustering
               eps: float = 0.3,  # DBSCAN: neighbourhood radius in cosine distance (read it off `k_distances`)
               min_samples: int = 5,  # DBSCAN: neighbours a core point needs
              ):
@@ -80,19 +79,18 @@ def clusterer(name: str,  # "kmeans", "dbscan", "spectral" or "agglomerative"
     names = ("kmeans", "dbscan", "spectral", "agglomerative")
     if name not in names: raise ValueError(f"name must be one of {', '.join(map(repr, names))}, got {name!r}")
     if name == "dbscan": return DBSCAN(eps=eps, min_samples=min_samples, metric="cosine")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-        raise ValueError(f"k must be an integer >= 2, got {k!r}")
-    if name == "kmeans": return KMeans(k, n_init=10, random_state=seed)
+    check_int(n_clusters, "n_clusters", 2)
+    if name == "kmeans": return KMeans(n_clusters, n_init=10, random_state=random_state)
     if name == "spectral":
         # a fully connected graph with w_ij = exp(-|x_i - x_j|^2) = exp(-2 (1 - cos)) on unit rows: k-NN graphs of
         # news corpora fall apart into cliques of near-duplicate articles, and each clique takes an eigenvector
-        return SpectralClustering(k, affinity="rbf", gamma=1.0, assign_labels="cluster_qr", random_state=seed)
-    return AgglomerativeClustering(k, linkage="ward")
+        return SpectralClustering(n_clusters, affinity="rbf", gamma=1.0, assign_labels="cluster_qr", random_state=random_state)
+    return AgglomerativeClustering(n_clusters, linkage="ward")
 
 # %% ../nbs/09a_cluster.ipynb #20d24296
 def choose_k(X,  # document vectors
              ks=range(2, 11),  # candidate numbers of clusters
-             seed: int = 0,  # seeds k-means and the silhouette sample
+             random_state: int = 0,  # seeds k-means and the silhouette sample
              metric: str = "cosine",  # distance of the silhouette
              sample_size: int | None = 2000,  # documents used for the silhouette; None for all
             ) -> pd.DataFrame:
@@ -102,10 +100,10 @@ def choose_k(X,  # document vectors
         raise ValueError(f"ks must hold integers in [2, n_samples), got {ks} for {X.shape[0]} samples")
     rows = []
     for kk in ks:
-        km = KMeans(kk, n_init=4, random_state=seed).fit(X)
+        km = KMeans(kk, n_init=4, random_state=random_state).fit(X)
         size = None if sample_size is None or sample_size >= X.shape[0] else sample_size
         rows.append({"k": kk, "inertia": km.inertia_,
-                     "silhouette": silhouette_score(X, km.labels_, metric=metric, sample_size=size, random_state=seed)})
+                     "silhouette": silhouette_score(X, km.labels_, metric=metric, sample_size=size, random_state=random_state)})
     return pd.DataFrame(rows).set_index("k")
 
 def plot_choose_k(scores: pd.DataFrame,  # the output of `choose_k`
@@ -171,16 +169,16 @@ def plot_cluster_map(X,  # document vectors
                      y_true=None,  # true classes, for a second panel
                      label_names=None,  # names of the true classes
                      method: str = "tsne",  # "tsne" or "pca"
-                     seed: int = 0,  # seeds t-SNE
+                     random_state: int = 0,  # seeds t-SNE
                     ):
     "Documents in 2-D (PCA, or t-SNE after a 50-d PCA), coloured by cluster and, if given, by true class; returns the Figure."
     import matplotlib.pyplot as plt
     if method not in ("tsne", "pca"): raise ValueError(f"method must be 'tsne' or 'pca', got {method!r}")
     X = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=float)
-    P = PCA(min(50, *X.shape), random_state=seed).fit_transform(X)
+    P = PCA(min(50, *X.shape), random_state=random_state).fit_transform(X)
     if method == "tsne":
         from sklearn.manifold import TSNE
-        P = TSNE(2, perplexity=min(30, (len(X) - 1) / 3), init="pca", random_state=seed).fit_transform(P)
+        P = TSNE(2, perplexity=min(30, (len(X) - 1) / 3), init="pca", random_state=random_state).fit_transform(P)
     panels = [("clusters", np.asarray(labels))] + ([("true classes", np.asarray(y_true))] if y_true is not None else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.2), squeeze=False)
     for ax, (title, lab) in zip(axes[0], panels):

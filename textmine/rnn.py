@@ -12,21 +12,24 @@ import numpy as np
 import pandas as pd
 import keras
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from .data import check_texts
-from .embeddings import KeyedVectors
-from .preprocess import tokenize
-from .classifier import (KerasTextClassifier, check_choice, check_int, check_positive, check_rate, check_vectors,
-                                 default_vectors, pretrained_matrix)
+from .baselines import evaluate_clustering, tfidf_kmeans
+from .classifier import KerasTextClassifier, check_vectors, default_vectors, pretrained_matrix
 from .cnn import OPTIMIZERS, make_optimizer
-
+from .core import check_choice, check_int, check_positive, check_rate, check_texts
+from .data import load_dataset
+from .embeddings import KeyedVectors
+from .metrics import clustering_scores
+from .preprocess import tokenize
 
 # %% auto #0
-__all__ = ['LSTM_WEIGHTS', 'LSTM_GATE_ORDER', 'GRU_GATE_ORDER', 'CELLS', 'BENCH_MODELS', 'TUNING_GRID', 'sigmoid', 'rnn_step',
-           'lstm_step', 'gru_step', 'run_cell', 'simple_rnn_weights', 'lstm_gates', 'gru_gates', 'layer_params',
-           'embed_texts', 'state_gradient_norms', 'plot_gradient_norms', 'rnn_network', 'RNNClassifier', 'padding_gap',
-           'benchmark_rnn', 'rnn_report', 'tune_rnn', 'sequence_autoencoder', 'SequenceAutoencoder', 'rnn_clustering']
+__all__ = ['LSTM_WEIGHTS', 'LSTM_GATE_ORDER', 'GRU_GATE_ORDER', 'CELLS', 'sigmoid', 'rnn_step', 'lstm_step', 'gru_step',
+           'run_cell', 'simple_rnn_weights', 'lstm_gates', 'gru_gates', 'layer_params', 'embed_texts',
+           'state_gradient_norms', 'plot_gradient_norms', 'rnn_network', 'RNNClassifier', 'padding_gap',
+           'sequence_autoencoder', 'SequenceAutoencoder', 'rnn_clustering']
 
 # %% ../nbs/07_rnn.ipynb #250302cb
 def sigmoid(x):
@@ -289,7 +292,7 @@ class RNNClassifier(KerasTextClassifier):
                  embedding_dim: int = 50,  # word-vector width when embeddings=None (pretrained: the vectors' width)
                  dropout: float = 0.5,  # dropout rate on the inputs of every recurrent layer and on the final state
                  max_tokens: int = 20000,  # vocabulary size, including padding and [UNK]
-                 sequence_length: int = 64,  # texts are padded or cut to this many tokens
+                 max_seq_length: int = 64,  # texts are padded or cut to this many tokens
                  split: str = "whitespace",  # "whitespace" (words) or "character" (e.g. Chinese)
                  optimizer: str = "adam",  # "adam", "adadelta", "sgd", "rmsprop" or "adagrad"
                  learning_rate: float | None = None,  # None: the optimizer's default (Adam 1e-3)
@@ -297,20 +300,20 @@ class RNNClassifier(KerasTextClassifier):
                  batch_size: int = 32,  # texts per gradient step
                  validation_fraction: float = 0.1,  # share of the training texts held out to pick the best epoch
                  patience: int | None = 3,  # stop after this many epochs without a better validation accuracy; None: never
-                 seed: int = 0,  # seeds the weights, dropout, batch order, unknown-word vectors and the validation split
+                 random_state: int = 0,  # seeds the weights, dropout, batch order, unknown-word vectors and the validation split
                  verbose: int = 0,  # 0 silent, 1 progress bar, 2 one line per epoch
                 ):
         self.cell, self.bidirectional, self.num_layers, self.units = cell, bidirectional, num_layers, units
         self.embeddings, self.trainable_embeddings, self.vectors, self.embedding_dim = embeddings, trainable_embeddings, vectors, embedding_dim
-        self.dropout, self.max_tokens, self.sequence_length, self.split = dropout, max_tokens, sequence_length, split
+        self.dropout, self.max_tokens, self.max_seq_length, self.split = dropout, max_tokens, max_seq_length, split
         self.optimizer, self.learning_rate, self.epochs, self.batch_size = optimizer, learning_rate, epochs, batch_size
-        self.validation_fraction, self.patience, self.seed, self.verbose = validation_fraction, patience, seed, verbose
+        self.validation_fraction, self.patience, self.random_state, self.verbose = validation_fraction, patience, random_state, verbose
 
     _int_params = KerasTextClassifier._int_params + ("num_layers", "units", "embedding_dim")
 
-    def _check_params(self):
+    def check_params(self):
         check_choice(self.cell, "cell", CELLS)
-        super()._check_params()
+        super().check_params()
         check_choice(self.embeddings, "embeddings", (None, "glove"))
         for name in ("bidirectional", "trainable_embeddings"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
@@ -327,10 +330,10 @@ class RNNClassifier(KerasTextClassifier):
         if self.embeddings is None:
             self.embedding_dim_, self.coverage_ = self.embedding_dim, None
             return
-        M, self.coverage_ = pretrained_matrix(self.vectors, self.vocabulary_, self.seed)
+        M, self.coverage_ = pretrained_matrix(self.vectors, self.vocabulary_, self.random_state)
         self._pretrained, self.embedding_dim_ = M, M.shape[1]
 
-    def _network(self) -> keras.Model:
+    def network(self) -> keras.Model:
         return rnn_network(len(self.vocabulary_), len(self.classes_), self.cell, bool(self.bidirectional), self.num_layers,
                            self.units, self.embedding_dim_, self.dropout, bool(self.trainable_embeddings))
 
@@ -348,110 +351,10 @@ def padding_gap(clf: RNNClassifier,  # a fitted classifier
                 extra: int = 100,  # padding positions (token id 0) added after every text
                ) -> float:
     "Largest change of any class probability when `extra` more padding tokens follow each text (0 when the mask works)."
-    ids = clf._ids(check_texts(texts, "texts"))
+    ids = clf.encode(check_texts(texts, "texts"))
     longer = np.pad(ids, ((0, 0), (0, check_int(extra, "extra"))))
     p = [keras.ops.convert_to_numpy(keras.ops.softmax(clf.model_.predict(x, verbose=0), axis=-1)) for x in (ids, longer)]
     return float(np.abs(p[0] - p[1]).max())
-
-# %% ../nbs/07_rnn.ipynb #4fdbf959
-_BENCH = {  # benchmark name -> dataset, language and the sequence settings every model of the corpus uses
-    "mr": dict(dataset="mr", language="en", sequence_length=56, target=0.76),
-    # TREC-6's BiLSTM settings were chosen on a validation share of its training questions (`tune_rnn` below)
-    "trec": dict(dataset="trec", language="en", sequence_length=32, target=0.88,
-                 rnn=dict(dropout=0.1, epochs=25, patience=5)),
-    "r8": dict(dataset="r8", language="en", sequence_length=160),
-    "chnsenti": dict(dataset="chnsenti", language="zh", sequence_length=100, words=True),
-}
-BENCH_MODELS = ("BiLSTM", "BiGRU", "TextCNN-rand")
-
-def _bench_model(name: str, cfg: dict, epochs: int, seed: int):
-    "One unfitted benchmark model: a BiLSTM/BiGRU over GloVe (English) or learned vectors (Chinese), or TextCNN-rand."
-    if name == "TextCNN-rand":
-        from textmine.cnn import TextCNNClassifier
-        return TextCNNClassifier("rand", sequence_length=cfg["sequence_length"], epochs=epochs + 2, seed=seed)
-    args = dict(embeddings="glove" if cfg["language"] == "en" else None, units=64,
-                sequence_length=cfg["sequence_length"], epochs=epochs, patience=2, seed=seed)
-    if epochs > 1: args.update(cfg.get("rnn", {}))  # the corpus's own settings (quick runs keep their single epoch)
-    return RNNClassifier(**{**args, "cell": name[2:].lower()})
-
-def benchmark_rnn(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
-                  seeds=(0, 1, 2),  # seeds to repeat every model over
-                  quick: bool = False,  # 200 training and 100 test texts, one epoch, one seed: checks that everything runs
-                  verbose: bool = True,  # print progress
-                  corpora=None,  # names from the benchmark table (mr, trec, r8, chnsenti); None: all
-                  models=("BiLSTM", "TextCNN-rand"),  # from `BENCH_MODELS`; TF-IDF + logistic regression always runs
-                 ) -> dict:
-    "Recurrent classifiers beside TextCNN-rand and TF-IDF + logistic regression on the test splits of MR, TREC-6, R8 and the Chinese reviews."
-    from textmine.baselines import tfidf_logreg
-    from textmine.cnn import bench_setup, benchmark_corpus, compare_classifiers
-    say, seeds, corpora = bench_setup(_BENCH, seeds, quick, corpora, verbose)
-    for m in models: check_choice(m, "models", BENCH_MODELS)
-    epochs, rows = 1 if quick else 8, []
-    for name in corpora:
-        cfg = _BENCH[name]
-        train, test = benchmark_corpus(name, _BENCH, quick)
-        todo = [("TF-IDF + LogReg", lambda s: tfidf_logreg(cfg["language"], seed=s))] + [
-            (m, lambda s, m=m: _bench_model(m, cfg, epochs, s)) for m in models]
-        rows += compare_classifiers(name, train, test, todo, seeds, say)
-    return rnn_report(rows, seeds, quick)
-
-def rnn_report(rows: list,  # per-seed rows of `benchmark_rnn` (possibly gathered from several runs)
-               seeds: list,  # the seeds the rows cover
-               quick: bool = False,  # whether the rows come from quick runs
-              ) -> dict:
-    "The summary table and report text of the RNN benchmark, from its rows."
-    from textmine.cli import markdown_table
-    from textmine.cnn import seed_summary
-    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
-    epochs = 1 if quick else 8
-    table = seed_summary(rows)
-    acc = {(r["corpus"], r["model"]): [] for r in rows}
-    for r in rows: acc[r["corpus"], r["model"]].append(r["accuracy"])
-    verdicts = [f"- BiLSTM on {c}: {np.mean(acc[c, 'BiLSTM']):.3f} against the target {_BENCH[c]['target']:.2f}: "
-                f"{'met' if np.mean(acc[c, 'BiLSTM']) >= _BENCH[c]['target'] else 'missed'}."
-                for c in corpora if "target" in _BENCH[c] and (c, "BiLSTM") in acc]
-    report = "\n".join([
-        "# Recurrent networks for text: test-split results", "",
-        f"Corpora {', '.join(corpora)}; seeds {seeds}{' (quick: 200 training and 100 test texts, 1 epoch)' if quick else ''}; "
-        "mean ± std over seeds. BiLSTM/BiGRU: 64 units per direction, dropout 0.5, GloVe 6B-50d fine-tuned (English) or "
-        f"learned 50-d vectors (Chinese jieba words), Adam, at most {epochs} epoch{'s' * (epochs > 1)}, stopping after 2 without a better "
-        f"accuracy on 10% of the training texts (best epoch kept). TextCNN-rand: widths 3/4/5 x 100, at most {epochs + 2} "
-        "epochs. Sequence lengths: " + ", ".join(f"{c} {_BENCH[c]['sequence_length']}" for c in corpora) + " tokens. "
-        "TREC-6's test split is a stratified 10% of the 5,452 training questions (the official 500-question test set is "
-        "not in the installed data).", *[
-        f"Own BiLSTM/BiGRU settings, chosen on validation (`textmine bench rnn-tuning`): {c}: "
-        + ", ".join(f"{k} {v}" for k, v in _BENCH[c]["rnn"].items()) + "." for c in corpora if "rnn" in _BENCH[c] and not quick], "",
-        markdown_table(table)] + (["", "Targets:"] + verdicts if verdicts and not quick else []))
-    return {"rows": rows, "summary": table.reset_index().to_dict("records"), "report": report}
-
-# %% ../nbs/07_rnn.ipynb #d3d6e9f7
-TUNING_GRID = {  # setting name -> RNNClassifier arguments that replace the benchmark's shared ones
-    "dropout 0.5, at most 8 epochs": dict(dropout=0.5, epochs=8, patience=2),
-    "dropout 0.5, at most 25 epochs": dict(dropout=0.5, epochs=25, patience=5),
-    "dropout 0.2, at most 25 epochs": dict(dropout=0.2, epochs=25, patience=5),
-    "dropout 0.1, at most 25 epochs": dict(dropout=0.1, epochs=25, patience=5),
-    "dropout 0.0, at most 25 epochs": dict(dropout=0.0, epochs=25, patience=5),
-}
-
-def tune_rnn(out,  # results folder (nothing is written here; the caller writes results.json and report.md)
-             seeds=(0, 1, 2),  # seeds to repeat every setting over
-             quick: bool = False,  # 200 training texts, one epoch, one seed: checks that everything runs
-             verbose: bool = True,  # print progress
-             corpora=("trec",),  # names from the benchmark table
-             grid: dict | None = None,  # setting name -> RNNClassifier arguments; None: `TUNING_GRID`
-             validation_fraction: float = 0.1,  # share of the training texts held out to score the settings
-            ) -> dict:
-    "BiLSTM settings scored on a held-out share of each corpus's training texts; the test split is never scored."
-    from textmine.cnn import tune_on_validation
-    def make(settings, cfg, seed, quick):
-        args = dict(embeddings="glove" if cfg["language"] == "en" else None, units=64,
-                    sequence_length=cfg["sequence_length"], **settings)
-        if quick: args["epochs"] = 1
-        return RNNClassifier(**args, seed=seed)
-    return tune_on_validation(make, _BENCH, corpora, TUNING_GRID if grid is None else grid, seeds, quick, verbose,
-                              validation_fraction, "BiLSTM settings scored on validation",
-                              "Shared: 64 units per direction, GloVe 6B-50d fine-tuned (English) or learned 50-d vectors "
-                              "(Chinese), Adam, the benchmark's sequence lengths, best epoch kept on 10% of the fitting texts.")
 
 # %% ../nbs/07_rnn.ipynb #0eaf7a56
 def sequence_autoencoder(length: int,  # time steps T
@@ -470,20 +373,20 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
     def __init__(self,
                  units: int = 64,  # size of the code
                  vectors=None,  # frozen input word vectors (`KeyedVectors`); None: GloVe 6B-50d
-                 sequence_length: int = 100,  # the first this many known words of each text are read
+                 max_seq_length: int = 100,  # the first this many known words of each text are read
                  epochs: int = 10,  # passes over the texts
                  batch_size: int = 32,  # texts per gradient step
                  learning_rate: float = 1e-3,  # Adam's step size
-                 seed: int = 0,  # seeds the weights and the batch order
+                 random_state: int = 0,  # seeds the weights and the batch order
                  verbose: int = 0,  # Keras' fit verbosity
                 ):
-        self.units, self.vectors, self.sequence_length, self.epochs = units, vectors, sequence_length, epochs
-        self.batch_size, self.learning_rate, self.seed, self.verbose = batch_size, learning_rate, seed, verbose
+        self.units, self.vectors, self.max_seq_length, self.epochs = units, vectors, max_seq_length, epochs
+        self.batch_size, self.learning_rate, self.random_state, self.verbose = batch_size, learning_rate, random_state, verbose
 
     def _embed(self, X, name: str):
         texts = check_texts(X, name)
         if not texts: raise ValueError(f"{name} is empty: give at least one text")
-        E, mask = embed_texts(texts, self.vectors_, self.sequence_length)
+        E, mask = embed_texts(texts, self.vectors_, self.max_seq_length)
         empty = int((~mask.any(1)).sum())
         if empty == len(mask): raise ValueError(f"{name} has no word in the vectors' vocabulary; nothing to encode")
         if empty: warnings.warn(f"{empty} of {len(mask)} texts in {name} have no known word; their code is the initial state")
@@ -491,12 +394,12 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         "Train the autoencoder to rebuild the word vectors of the texts `X` (labels are not used); returns self."
-        for name in ("units", "sequence_length", "epochs", "batch_size"): check_int(getattr(self, name), name)
+        for name in ("units", "max_seq_length", "epochs", "batch_size"): check_int(getattr(self, name), name)
         check_positive(self.learning_rate, "learning_rate")
         self.vectors_ = default_vectors() if check_vectors(self.vectors) is None else self.vectors
         E, mask = self._embed(X, "X")
-        keras.utils.set_random_seed(int(self.seed))
-        self.model_, self.encoder_ = sequence_autoencoder(self.sequence_length, E.shape[-1], self.units)
+        keras.utils.set_random_seed(int(self.random_state))
+        self.model_, self.encoder_ = sequence_autoencoder(self.max_seq_length, E.shape[-1], self.units)
         self.model_.compile(keras.optimizers.Adam(self.learning_rate), loss="mse")
         hist = self.model_.fit(E, E, sample_weight=mask.astype("float32"), epochs=self.epochs, batch_size=self.batch_size,
                                shuffle=True, verbose=self.verbose)
@@ -509,42 +412,37 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         return self.encoder_.predict(self._embed(X, "X")[0], batch_size=256, verbose=0)
 
 # %% ../nbs/07_rnn.ipynb #43459d04
-def _kmeans_scores(name: str, Z, y, k: int, seed: int, seconds: float) -> dict:
-    from sklearn.cluster import KMeans
-    from sklearn.preprocessing import normalize
-    from textmine.metrics import clustering_scores
+def _kmeans_scores(name: str, Z, y, k: int, random_state: int, seconds: float) -> dict:
     t0 = time.perf_counter()
-    labels = KMeans(k, n_init=10, random_state=seed).fit_predict(normalize(Z))
+    labels = KMeans(k, n_init=10, random_state=random_state).fit_predict(normalize(Z))
     s = clustering_scores(y, labels)
     return {"features": name, "acc": s["acc"], "nmi": s["nmi"], "ari": s["ari"],
             "seconds": round(seconds + time.perf_counter() - t0, 1)}
 
 def rnn_clustering(dataset: str = "bbc",  # a labelled corpus with a test split (bbc, r8, ...)
-                   seed: int = 0,  # seeds k-means, the autoencoder and the classifier
+                   random_state: int = 0,  # seeds k-means, the autoencoder and the classifier
                    quick: bool = False,  # 300 training and 150 test texts, 30 steps, 2 epochs: checks that everything runs
-                   sequence_length: int = 100,  # words read per text by the recurrent models
+                   max_seq_length: int = 100,  # words read per text by the recurrent models
                    epochs: int = 10,  # autoencoder epochs (the classifier: at most this many, with early stopping)
                    units: int = 64,  # autoencoder code size; the classifier has this many units per direction
                   ) -> pd.DataFrame:
     "ACC / NMI / ARI of k-means on the test split with TF-IDF, mean GloVe, LSTM-autoencoder codes and a trained BiLSTM's states."
-    from textmine.baselines import evaluate_clustering, tfidf_kmeans
-    from textmine.data import load_dataset
     train, test = load_dataset(dataset), load_dataset(dataset, "test")
-    if quick: train, test, sequence_length, epochs = train.sample(300, seed=seed), test.sample(150, seed=seed), 30, 2
+    if quick: train, test, max_seq_length, epochs = train.sample(300, random_state=random_state), test.sample(150, random_state=random_state), 30, 2
     k, y, vectors = len(set(test.labels)), test.labels, default_vectors()
     rows = []
-    s = evaluate_clustering(tfidf_kmeans(k, seed=seed), test, seed=seed)
+    s = evaluate_clustering(tfidf_kmeans(k, random_state=random_state), test, random_state=random_state)
     rows.append({"features": "TF-IDF", "acc": s["acc"], "nmi": s["nmi"], "ari": s["ari"], "seconds": round(s["seconds"], 1)})
-    E, mask = embed_texts(test.texts, vectors, sequence_length)
-    rows.append(_kmeans_scores("mean GloVe", (E * mask[..., None]).sum(1) / np.maximum(mask.sum(1), 1)[:, None], y, k, seed, 0.0))
+    E, mask = embed_texts(test.texts, vectors, max_seq_length)
+    rows.append(_kmeans_scores("mean GloVe", (E * mask[..., None]).sum(1) / np.maximum(mask.sum(1), 1)[:, None], y, k, random_state, 0.0))
     t0 = time.perf_counter()
-    ae = SequenceAutoencoder(units, vectors, sequence_length, epochs, seed=seed).fit(train.texts + test.texts)
-    rows.append(_kmeans_scores("LSTM autoencoder codes", ae.transform(test.texts), y, k, seed, time.perf_counter() - t0))
+    ae = SequenceAutoencoder(units, vectors, max_seq_length, epochs, random_state=random_state).fit(train.texts + test.texts)
+    rows.append(_kmeans_scores("LSTM autoencoder codes", ae.transform(test.texts), y, k, random_state, time.perf_counter() - t0))
     t0 = time.perf_counter()
-    clf = RNNClassifier(embeddings="glove", units=units, sequence_length=sequence_length, epochs=epochs, patience=2,
-                        seed=seed).fit(train.texts, train.labels)
-    states = keras.Model(clf.model_.inputs, clf.model_.get_layer("bi_lstm_1").output).predict(clf._ids(test.texts), verbose=0)
-    rows.append(_kmeans_scores("BiLSTM classifier states (labels used)", states, y, k, seed, time.perf_counter() - t0))
+    clf = RNNClassifier(embeddings="glove", units=units, max_seq_length=max_seq_length, epochs=epochs, patience=2,
+                        random_state=random_state).fit(train.texts, train.labels)
+    states = keras.Model(clf.model_.inputs, clf.model_.get_layer("bi_lstm_1").output).predict(clf.encode(test.texts), verbose=0)
+    rows.append(_kmeans_scores("BiLSTM classifier states (labels used)", states, y, k, random_state, time.perf_counter() - t0))
     out = pd.DataFrame(rows)
     out.insert(0, "corpus", dataset)
     out.attrs.update(n_test=len(test), n_train=len(train), k=k, autoencoder_loss=ae.loss_curve_)

@@ -9,13 +9,16 @@ import csv
 import glob
 import itertools
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import keras
+from sklearn.base import clone
 
-from .classifier import BestWeights, KerasTextClassifier, check_choice, check_int, replica_texts, strategy_scope
-from .metrics import set_seed
+from .classifier import KerasTextClassifier, MeanEmbeddingClassifier, replica_texts, strategy_scope
+from .core import check_choice, check_int, set_seed
+from .data import load_dataset
 
 # %% auto #0
 __all__ = ['logical_cpus', 'shard_paths', 'write_tfrecords', 'read_tfrecords', 'csv_dataset', 'fit_streaming',
@@ -169,10 +172,10 @@ def _check_dataset(dataset):
                         f"not batches; got element_spec {spec!r}")
     return spec[1].dtype
 
-def _is_validation(index, seed: int, fraction: float):
+def _is_validation(index, random_state: int, fraction: float):
     "True for the records (by position in the stream) held out for validation: a seeded hash, so the same ones every pass."
     import tensorflow as tf
-    bucket = tf.strings.to_hash_bucket_fast(tf.strings.format("{}:{}", (seed, index)), 1000)
+    bucket = tf.strings.to_hash_bucket_fast(tf.strings.format("{}:{}", (random_state, index)), 1000)
     return bucket < int(round(fraction * 1000))
 
 def _decode(values) -> list:
@@ -187,17 +190,17 @@ def fit_streaming(clf: KerasTextClassifier,  # one of the book's Keras classifie
                  ) -> KerasTextClassifier:
     "Train `clf` from a stream of (text, label) pairs, leaving it fitted as `clf.fit` would (`predict`, `save`, `load` work); returns `clf`."
     import tensorflow as tf
-    if not isinstance(clf, KerasTextClassifier):
-        raise TypeError(f"clf must be a KerasTextClassifier (e.g. TextCNNClassifier()), got {type(clf).__name__}")
+    if not isinstance(clf, KerasTextClassifier) or not clf._learns_vocabulary:
+        raise TypeError(f"clf must be a KerasTextClassifier that learns its vocabulary (e.g. TextCNNClassifier()), got {type(clf).__name__}")
     label_dtype = _check_dataset(dataset)
     shuffle_buffer = check_int(shuffle_buffer, "shuffle_buffer")
     batch_size = clf.batch_size if batch_size is None else check_int(batch_size, "batch_size")
-    scope = strategy_scope(strategy)
-    clf._check_params()
-    set_seed(clf.seed)
-    fraction, seed = clf.validation_fraction, clf.seed
+    strategy_scope(strategy)  # a strategy of the wrong kind stops here, before any pass over the data
+    clf.check_params()
+    set_seed(clf.random_state)
+    fraction, random_state = clf.validation_fraction, clf.random_state
     def int64_labels(text, label): return text, tf.cast(label, tf.int64) if label.dtype.is_integer else label
-    def mark(index, pair): return (_is_validation(index, seed, fraction), *pair)
+    def mark(index, pair): return (_is_validation(index, random_state, fraction), *pair)
     def label_only(is_val, text, label): return is_val, label
     marked = dataset.map(int64_labels).enumerate().map(mark)
     # pass 1 over the labels: the classes and the sizes of the two parts
@@ -228,52 +231,35 @@ def fit_streaming(clf: KerasTextClassifier,  # one of the book's Keras classifie
     train = marked.filter(in_train).map(pair).apply(tf.data.experimental.assert_cardinality(n - n_val))
     val = marked.filter(in_val).map(pair).apply(tf.data.experimental.assert_cardinality(n_val))
     # pass 2 over the training texts: the vocabulary (only word counts are kept, not the texts)
-    from keras.layers import TextVectorization
-    vocab = TextVectorization(max_tokens=clf.max_tokens, split=getattr(clf, "split", "whitespace"), output_mode="int")
+    vocab = keras.layers.TextVectorization(max_tokens=clf.max_tokens, split=getattr(clf, "split", "whitespace"), output_mode="int")
     vocab.adapt(train.map(text_only).batch(1024))
-    clf.vocabulary_ = [str(w) for w in vocab.get_vocabulary()]
-    clf._prepare(None)  # the training texts are not in memory
-    clf.vectorizer_ = clf._make_vectorizer()
+    clf.learn_vocabulary(None, vocabulary=vocab.get_vocabulary())  # the training texts are not in memory
     def encode(texts, labels): return tf.cast(clf.vectorizer_(texts), tf.int32), table.lookup(labels)
     def batches(ds): return ds.batch(batch_size).map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-    if shuffle_buffer > 1: train = train.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if shuffle_buffer > 1: train = train.shuffle(shuffle_buffer, seed=random_state, reshuffle_each_iteration=True)
     n_train = replica_texts(n - n_val, batch_size, strategy)  # batches must split evenly between replicas
     if n_train < 1: raise ValueError(f"dataset must hold at least one training text per replica, got {n - n_val} texts")
     n_val = replica_texts(n_val, batch_size, strategy)
     train = batches(train.take(n_train))
     options = tf.data.Options()  # on several workers: each reads the whole stream and keeps its share of the batches,
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA  # as the counts assume
-    with scope:
-        clf.model_ = clf._network()
-        clf._after_build()
-        clf.model_.compile(optimizer=clf._optimizer(), metrics=["accuracy"],
-                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    clf.build_network(strategy, n_train)
     train, val = train.with_options(options), batches(val.take(n_val)).with_options(options)
-    callbacks = [BestWeights(getattr(clf, "patience", None))] if n_val else []
-    hist = clf.model_.fit(train, validation_data=val if n_val else None, epochs=clf.epochs,
-                          shuffle=False, verbose=clf.verbose, callbacks=callbacks)  # the pipeline shuffles
-    clf.history_ = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    clf.best_epoch_ = callbacks[0].best_epoch if callbacks else len(hist.epoch) - 1
-    clf._after_load()
-    return clf
+    return clf.train(train, validation_data=val if n_val else None)  # the pipeline shuffles
 
 # %% ../nbs/92_scale.ipynb #8e4510c0
 def device_comparison(clf: KerasTextClassifier | None = None,  # an unfitted classifier; None: a small MeanEmbeddingClassifier
                       devices: int = 2,  # logical CPU devices for the mirrored runs
                       n_train: int = 400,  # TREC-6 training questions (a stratified sample); tested on the 500 test questions
-                      seed: int = 0,  # seed of the sample
+                      random_state: int = 0,  # seed of the sample
                       strategy=None,  # the strategy of the mirrored runs; None: a new `MirroredStrategy` over the logical CPUs
                      ) -> dict:
     """Test accuracy of `clf` trained on one device and under `MirroredStrategy` over `devices` logical CPUs, by `fit`
     (texts in memory) and by `fit_streaming` (from TFRecord files). It splits the CPU first, so run it in a fresh process."""
-    import tempfile
     import tensorflow as tf
-    from sklearn.base import clone
-    from textmine.classifier import MeanEmbeddingClassifier
-    from textmine.data import load_dataset
     names = logical_cpus(devices)
-    clf = MeanEmbeddingClassifier(sequence_length=24, epochs=3, seed=seed) if clf is None else clf
-    train, test = load_dataset("trec").sample(check_int(n_train, "n_train"), seed=seed), load_dataset("trec", "test")
+    clf = MeanEmbeddingClassifier(max_seq_length=24, epochs=3, random_state=random_state) if clf is None else clf
+    train, test = load_dataset("trec").sample(check_int(n_train, "n_train"), random_state=random_state), load_dataset("trec", "test")
     mirrored = tf.distribute.MirroredStrategy(names) if strategy is None else strategy
     out = {"replicas": mirrored.num_replicas_in_sync, "n_train": len(train), "n_test": len(test)}
     with tempfile.TemporaryDirectory() as d:

@@ -5,8 +5,7 @@
 # %% ../nbs/05_word_vectors.ipynb #c2f98b9e
 from __future__ import annotations
 
-import time
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,14 +13,14 @@ from scipy import stats
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .data import all_texts, carrier_path, check_texts
-from .embeddings import KeyedVectors, Word2Vec, corpus_tokens
-from .preprocess import TextPreprocessor
+from .core import check_texts
+from .data import carrier_path
+from .embeddings import KeyedVectors, corpus_tokens
 
 # %% auto #0
 __all__ = ['SIMILARITY_SETS', 'load_glove', 'embedding_matrix', 'token_coverage', 'similarity_dataset', 'analogy_questions',
            'evaluate_word_pairs', 'evaluate_analogies', 'evaluate_vectors', 'neighbours_table', 'plot_word_map',
-           'DocumentEmbedding', 'unknown_share', 'benchmark_embeddings']
+           'DocumentEmbedding', 'unknown_share']
 
 # %% ../nbs/05_word_vectors.ipynb #4d260ed1
 def load_glove(limit: int | None = None,  # keep only the `limit` most frequent words
@@ -38,7 +37,7 @@ def load_glove(limit: int | None = None,  # keep only the `limit` most frequent 
 def embedding_matrix(vectors: KeyedVectors,  # pretrained vectors
                      vocabulary: Sequence[str],  # the model's words by id, e.g. TextVectorization.get_vocabulary()
                      oov: str = "random",  # "random" (matched mean and std) or "zeros" for words without a vector
-                     seed: int = 0,  # seed of the random vectors
+                     random_state: int = 0,  # seed of the random vectors
                     ) -> tuple[np.ndarray, dict]:
     "A (len(vocabulary), d) matrix of pretrained vectors for `vocabulary`, and a coverage report."
     vocabulary = check_texts(vocabulary, "vocabulary")
@@ -52,7 +51,7 @@ def embedding_matrix(vectors: KeyedVectors,  # pretrained vectors
         raise ValueError(f"none of the {len(vocabulary)} vocabulary words has a pretrained vector "
                          f"(first words: {vocabulary[:5]}); check the language and the tokenization")
     mu, sd = vectors.vectors.mean(0), vectors.vectors.std(0)
-    M = (np.random.default_rng(seed).normal(mu, sd, (len(vocabulary), vectors.vector_size)) if oov == "random"
+    M = (np.random.default_rng(random_state).normal(mu, sd, (len(vocabulary), vectors.vector_size)) if oov == "random"
          else np.zeros((len(vocabulary), vectors.vector_size))).astype(np.float32)
     M[found] = vectors.vectors[rows[found]]
     M[[i for i, w in enumerate(vocabulary) if w == ""]] = 0.0
@@ -153,7 +152,7 @@ def plot_word_map(vectors: KeyedVectors,  # word vectors
                   words: Sequence[str],  # words to place (unknown words are left out and listed in the title)
                   method: str = "pca",  # "pca" or "tsne"
                   groups: Sequence | None = None,  # optional group of each word, for colours
-                  seed: int = 0,  # t-SNE's seed
+                  random_state: int = 0,  # t-SNE's seed
                   ax=None,  # draw into this Axes
                  ):
     "The chosen words' vectors projected to 2-D by PCA or t-SNE, labelled; returns the Axes."
@@ -167,8 +166,8 @@ def plot_word_map(vectors: KeyedVectors,  # word vectors
     kept = [(w, g) for w, g in zip(words, groups) if w in vectors]
     if len(kept) < 3: raise ValueError(f"need at least 3 known words to draw a map, got {len(kept)}")
     X = vectors[[w for w, _ in kept]]
-    if method == "pca": P = PCA(2, random_state=seed).fit_transform(X)
-    else: P = TSNE(2, perplexity=min(30, len(X) - 1), init="pca", random_state=seed).fit_transform(X)
+    if method == "pca": P = PCA(2, random_state=random_state).fit_transform(X)
+    else: P = TSNE(2, perplexity=min(30, len(X) - 1), init="pca", random_state=random_state).fit_transform(X)
     if ax is None: _, ax = plt.subplots(figsize=(6, 5))
     labels = sorted({g for _, g in kept if g is not None}, key=str)
     colour = {g: f"C{i % 10}" for i, g in enumerate(labels)}
@@ -241,57 +240,3 @@ def unknown_share(vectors: KeyedVectors, texts, language: str = "en") -> float:
     toks = list(corpus_tokens(check_texts(texts, "texts"), language))
     if not toks: raise ValueError("texts is empty")
     return float(np.mean([not any(t in vectors.key_to_index for t in d) for d in toks]))
-
-# %% ../nbs/05_word_vectors.ipynb #47f9cf68
-def _gensim_word2vec(tokens, seed: int, epochs: int, workers: int = 2):
-    "Train gensim's skip-gram with textmine's default settings; returns (KeyedVectors, training seconds)."
-    from gensim.models import Word2Vec as GensimWord2Vec
-    m = GensimWord2Vec(vector_size=100, window=5, negative=5, sample=1e-5, min_count=5, sg=1, workers=workers, seed=seed)
-    m.build_vocab(tokens)
-    start = time.perf_counter()
-    m.train(tokens, total_examples=len(tokens), epochs=epochs)
-    seconds = time.perf_counter() - start
-    return KeyedVectors(list(m.wv.index_to_key), m.wv.vectors), seconds
-
-def benchmark_embeddings(out,  # results folder (plots are written here)
-                         seeds=(0, 1, 2),  # one training run per seed and library
-                         quick: bool = False,  # 3,000 documents and 1 epoch, to check that it runs
-                         verbose: bool = True,  # print progress
-                        ) -> dict:
-    "Throughput and quality of textmine's skip-gram against gensim's on the same corpus; returns rows and a report."
-    from textmine.cli import markdown_table
-    say = print if verbose else (lambda *a, **k: None)
-    epochs = 1 if quick else 5
-    tokens = list(corpus_tokens(all_texts("en", limit=3000 if quick else None)))
-    n_tokens = sum(map(len, tokens))
-    say(f"corpus: {len(tokens):,} documents, {n_tokens:,} tokens; {epochs} epochs; seeds {list(seeds)}")
-    rows = []
-    for seed in seeds:
-        ours = Word2Vec(epochs=epochs, seed=seed, verbose=int(verbose)).fit(tokens)
-        rows.append({"model": "textmine Word2Vec", "seed": seed, "seconds": ours.training_seconds_,
-                     "words/s": n_tokens * epochs / ours.training_seconds_, **evaluate_vectors(ours.wv)})
-        say(f"seed {seed}: textmine {rows[-1]['words/s']:,.0f} words/s, WordSim353 {rows[-1]['wordsim353']:.3f}")
-        try: kv, seconds = _gensim_word2vec(tokens, seed, epochs)
-        except ImportError as e:
-            raise ImportError(f"the embeddings benchmark needs gensim as its reference: pip install 'textmine[bench]' ({e})")
-        rows.append({"model": "gensim Word2Vec", "seed": seed, "seconds": seconds,
-                     "words/s": n_tokens * epochs / seconds, **evaluate_vectors(kv)})
-        say(f"seed {seed}: gensim   {rows[-1]['words/s']:,.0f} words/s, WordSim353 {rows[-1]['wordsim353']:.3f}")
-    rows.append({"model": "GloVe 6B-50d (pretrained)", "seed": None, **evaluate_vectors(load_glove(limit=30_000))})
-    df = pd.DataFrame(rows)
-    cols = ["words/s", "wordsim353", "simlex999", "analogy"]
-    summary = df.groupby("model", sort=False)[cols].agg(["mean", "std"])
-    ratios = (df[df.model == "textmine Word2Vec"]["words/s"].to_numpy() / df[df.model == "gensim Word2Vec"]["words/s"].to_numpy())
-    table = pd.DataFrame({c: [f"{m:,.0f} ± {s:,.0f}" if c == "words/s" else f"{m:.3f} ± {s:.3f}" if s == s else f"{m:.3f}"
-                              for m, s in summary[c].itertuples(index=False)] for c in cols}, index=summary.index)
-    table.loc["GloVe 6B-50d (pretrained)", "words/s"] = "-"
-    ratio = f"{ratios.mean():.2f} ± {ratios.std(ddof=1) if len(ratios) > 1 else 0:.2f}"
-    ws_gap = (df[df.model == "textmine Word2Vec"].wordsim353.to_numpy() - df[df.model == "gensim Word2Vec"].wordsim353.to_numpy())
-    report = "\n".join([f"# Embeddings benchmark{' (quick)' if quick else ''}", "",
-        f"Corpus: {len(tokens):,} documents, {n_tokens:,} tokens; skip-gram d=100, window 5, 5 negatives, "
-        f"sample 1e-5, min_count 5, {epochs} epochs; seeds {list(seeds)} (mean ± std).", "",
-        markdown_table(table), "",
-        f"Throughput ratio textmine / gensim: **{ratio}** (per seed: {', '.join(f'{r:.2f}' for r in ratios)}).",
-        f"WordSim353 difference textmine - gensim: {ws_gap.mean():+.3f} (per seed: {', '.join(f'{g:+.3f}' for g in ws_gap)})."])
-    return {"rows": df.astype(object).where(df.notna(), None).to_dict("records"), "ratio": float(ratios.mean()),
-            "wordsim353_gap": float(ws_gap.mean()), "n_tokens": n_tokens, "epochs": epochs, "report": report}
