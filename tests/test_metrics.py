@@ -65,7 +65,7 @@ def test_bad_input_is_named():
         clustering_scores([0, 1], [0, 1], X=np.array([[0.0, np.nan], [1.0, 1.0]]))
     with pytest.raises(ValueError, match="history has no"):
         plot_history({"loss": [1, 0.5]}, metrics=["accuracy"])
-    with pytest.raises(ValueError, match="random_state must be a non-negative integer"):
+    with pytest.raises(ValueError, match="random_state must be an integer >= 0"):
         set_seed(1.5)
 
 

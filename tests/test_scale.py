@@ -186,7 +186,7 @@ def test_mirrored_on_two_logical_cpus_reaches_the_one_device_band(tmp_path):
         from textmine.data import load_dataset
         strategy = tf.distribute.MirroredStrategy(devices)
         result = device_comparison(n_train=300, strategy=strategy)
-        train = load_dataset("trec").sample(100, seed=1)
+        train = load_dataset("trec").sample(100, random_state=1)
         clf = MeanEmbeddingClassifier(max_seq_length=12, embedding_dim=8, epochs=1).fit(train.texts, train.labels, strategy=strategy)
         again = KerasTextClassifier.load(clf.save({str(tmp_path / "mirrored.keras")!r}))
         result["load_gap"] = float(abs(again.predict_proba(train.texts) - clf.predict_proba(train.texts)).max())

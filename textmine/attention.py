@@ -316,7 +316,7 @@ class TransformerClassifier(KerasTextClassifier):
         if self.positions == "sinusoidal" and self.d_model % 2:
             raise ValueError(f"sinusoidal positions need an even d_model, got {self.d_model}")
 
-    def _optimizer(self): return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
+    def _optimizer(self, n_train: int): return keras.optimizers.AdamW(self.learning_rate, weight_decay=self.weight_decay)
 
     def network(self) -> keras.Model:
         "Token ids -> token + position embeddings -> encoder blocks -> final norm -> mean pooling -> logits."

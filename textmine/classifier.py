@@ -255,6 +255,7 @@ class KerasTextClassifier(ClassifierMixin, BaseEstimator):
         "Learn the vocabulary and train the network on texts `X` with labels `y`; returns self."
         X, y = classifier_inputs(X, y)
         self.check_params()
+        strategy_scope(strategy)  # a strategy of the wrong kind stops here, before any work
         set_seed(self.random_state)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         tr, va = validation_split(y_idx, self.validation_fraction, self.random_state)

@@ -14,12 +14,14 @@ import logging
 import sys
 
 import textmine
-from .bench.runner import BENCHMARKS, bench_choices, run_benchmark
-from .core import set_seed
-from .data import carrier_requirements, list_datasets
-from .demo import run_demo
-from .workflows import (CLASSIFIERS, CLUSTER_FEATURES, CLUSTER_METHODS, cluster_table, predict_table,
-                                train_classifier)
+from .core import native_stderr_silenced, set_seed
+
+with native_stderr_silenced():  # TensorFlow's start-up lines, written past Python's stderr
+    from textmine.bench.runner import BENCHMARKS, bench_choices, run_benchmark
+    from textmine.data import carrier_requirements, list_datasets
+    from textmine.demo import run_demo
+    from textmine.workflows import (CLASSIFIERS, CLUSTER_FEATURES, CLUSTER_METHODS, cluster_table, predict_table,
+                                    train_classifier)
 
 # %% auto #0
 __all__ = ['build_parser', 'main']

@@ -207,7 +207,7 @@ class TextCNNClassifier(KerasTextClassifier):
                              f"got {self.widths!r}")
         check_vectors(self.vectors)
 
-    def _optimizer(self): return make_optimizer(self.optimizer, self.learning_rate)
+    def _optimizer(self, n_train: int): return make_optimizer(self.optimizer, self.learning_rate)
 
     def _prepare(self, X_train):
         self._pretrained = None

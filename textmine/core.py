@@ -19,7 +19,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['logger', 'check_int', 'check_rate', 'check_positive', 'check_choice', 'check_flag', 'check_n_clusters', 'check_texts',
-           'set_seed', 'one_blas_thread', 'sha256_file', 'manifest_path', 'atomic_path', 'verify_manifest', 'progress']
+           'set_seed', 'one_blas_thread', 'sha256_file', 'manifest_path', 'atomic_path', 'verify_manifest', 'progress',
+           'native_stderr_silenced']
 
 # %% ../nbs/80_core.ipynb #76376ead
 def _is_number(value) -> bool: return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
@@ -194,3 +195,16 @@ def progress(verbose: bool):
         logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO: logger.setLevel(logging.INFO)
     return lambda *args, **kwargs: logger.info(" ".join(map(str, args)))
+
+# %% ../nbs/80_core.ipynb #bca0f544
+@contextlib.contextmanager
+def native_stderr_silenced():
+    "Send everything written to file descriptor 2 (C and C++ libraries included) to the null device inside the block."
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -323,7 +323,7 @@ class RNNClassifier(KerasTextClassifier):
         if self.learning_rate is not None: check_positive(self.learning_rate, "learning_rate")
         check_vectors(self.vectors)
 
-    def _optimizer(self): return make_optimizer(self.optimizer, self.learning_rate)
+    def _optimizer(self, n_train: int): return make_optimizer(self.optimizer, self.learning_rate)
 
     def _prepare(self, X_train):
         self._pretrained = None
