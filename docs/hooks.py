@@ -10,8 +10,8 @@ from mkdocs.utils import get_relative_url
 # the notebooks draw none, so the loader script is dropped rather than left pointing outside.
 MERMAID = re.compile(r'<script type="module">\s*document\.addEventListener\("DOMContentLoaded".*?\.jp-Mermaid.*?</script>', re.S)
 STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
-MATHJAX = re.compile(r'<script[^>]*src="assets/mathjax/[^"]*"[^>]*>\s*</script>\s*'
-                     r'<script type="text/x-mathjax-config">.*?</script>\s*(<script>\s*init_mathjax = function.*?</script>)?', re.S)
+MATHJAX = re.compile(r'(<!-- Load mathjax -->\s*)?<script[^>]*src="assets/mathjax/[^"]*"[^>]*>\s*</script>\s*'
+                     r'(<!-- MathJax configuration -->\s*)?<script type="text/x-mathjax-config">.*?</script>', re.S)
 MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$[^$\n<>]+?\$|\\\(.+?\\\)|\\\[.+?\\\]|\\begin\{", re.S)
 HEAD = re.compile(r'<h([1-6]) id="([^"]*)"([^>]*)>(.*?)<a class="anchor-link" href="#[^"]*">¶</a></h\1>', re.S)
 SHARED = "assets/stylesheets/notebook-{}.css"
@@ -53,14 +53,17 @@ def on_page_content(content, page, config, files):
     # wide tables scroll inside a frame of their own; `tabindex` lets the keyboard scroll them too
     content = re.sub(r"(<table\b.*?</table>)", r'<div class="tm-scroll" tabindex="0">\1</div>', content, flags=re.S)
     content = re.sub(r'<img\b(?![^>]*\bclass="tm-zoom)', '<img class="tm-zoom" loading="lazy"', content)
-    # outputs (numbers, tables, plots) stay out of the search index; prose, code and API entries stay in
-    content = re.sub(r'<div class="jp-OutputArea jp-Cell-outputArea">', '<div class="jp-OutputArea jp-Cell-outputArea" data-search-exclude>', content)
+    # a drawing in the prose (the pipeline diagram) keeps a legible size on a phone and scrolls in its frame
+    content = re.sub(r'(<img class="tm-zoom"[^>]*\bsrc="[^"]+\.svg"[^>]*>)', r'<span class="tm-scroll tm-drawing" tabindex="0">\1</span>', content)
+    # outputs (numbers, tables, plots) stay out of the search index; prose, code and API entries (markdown) stay in
+    content = re.sub(r'<div class="([^"]*\bjp-OutputArea-output\b[^"]*)"(?! data-mime-type="text/markdown")',
+                     r'<div class="\1" data-search-exclude', content)
     return content
 
 
 def on_post_page(html, page, config):
     """Drop the mermaid loader; move nbconvert's style sheets (the same on every page) into one cached file;
-    keep MathJax only on pages with math; make the MathJax address relative; the 404 page's links relative."""
+    keep MathJax only on pages with math; make the MathJax address relative."""
     html = MERMAID.sub("", html)
     styles = [m for m in STYLE.finditer(html) if len(m[1]) > 2000 and "jupyter-wrapper" in m[1] or "td.linenos" in m[1][:300]]
     if styles:
@@ -73,17 +76,53 @@ def on_post_page(html, page, config):
     body = html[html.find('<article'):html.find('</article>')]
     if not MATH.search(_math_text(body)): html = MATHJAX.sub("", html)
     html = html.replace('src="assets/mathjax/', f'src="{get_relative_url("assets/mathjax/", page.url)}')
-    if page.url == "404.html":  # shown at any address: links relative to the site's root, where 404.html is
-        base = re.escape(re.sub(r"^https?://[^/]+", "", config.site_url or "/"))
-        html = re.sub(rf'((?:href|src)=")({base})', r"\1", html)
     return html
+
+
+def on_post_template(output, template_name, config):
+    "The 404 page (a template, not a page): links relative to the site's root, where 404.html is, not to the server's root."
+    if template_name != "404.html": return output
+    base = re.escape(re.sub(r"^https?://[^/]+", "", config.site_url or "/"))
+    return re.sub(rf'((?:href|src)="|new URL\(")({base})', r"\1./", output)
+
+
+def _selectors(prelude):
+    "The comma-separated selectors of a rule's prelude (commas inside brackets, as in `:is(a, b)`, do not split)."
+    out, depth, cur = [], 0, ""
+    for ch in prelude:
+        depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+        if ch == "," and not depth: out.append(cur.strip()); cur = ""
+        else: cur += ch
+    return out + [cur.strip()] if cur.strip() else out
+
+
+def purge(css, used):
+    """`css` without the rules whose every selector needs a class no page has (nbconvert ships all of JupyterLab's
+    and Blueprint's styles, most of which a static notebook page never uses); other rules are kept whole."""
+    import tinycss2
+
+    def rules(nodes):
+        out = []
+        for node in nodes:
+            if node.type == "qualified-rule":
+                keep = [sel for sel in _selectors(tinycss2.serialize(node.prelude))
+                        if set(re.findall(r"\.(-?[_a-zA-Z][\w-]*)", re.sub(r":(not|where|is|has)\([^()]*\)", "", sel))) <= used]
+                if keep: out.append(", ".join(keep) + "{" + tinycss2.serialize(node.content) + "}")
+            elif node.type == "at-rule" and node.lower_at_keyword in ("media", "supports") and node.content is not None:
+                inner = rules(tinycss2.parse_blocks_contents(node.content, skip_whitespace=True, skip_comments=True))
+                if inner: out.append(f"@{node.at_keyword}{tinycss2.serialize(node.prelude)}{{{''.join(inner)}}}")
+            elif node.type == "at-rule": out.append(tinycss2.serialize([node]))
+        return out
+    return "\n".join(rules(tinycss2.parse_stylesheet(css, skip_whitespace=True, skip_comments=True)))
 
 
 def on_post_build(config):
     "Write the shared style sheets; then point links at anchors a page does not have at the right place, or unlink them."
     site = Path(config.site_dir)
-    for name, css in _css.items(): (site / name).write_text(css, encoding="utf-8")
     pages = {p.relative_to(site).as_posix(): p.read_text(encoding="utf-8") for p in site.glob("*.html")}
+    used = {c for h in pages.values() for a in re.findall(r'\bclass="([^"]*)"', h) for c in a.split()}
+    used |= set(re.findall(r"\btm-[\w-]+", (Path(config.docs_dir) / "assets" / "textmine.js").read_text()))  # added by scripts
+    for name, css in _css.items(): (site / name).write_text(purge(css, used), encoding="utf-8")
     ids = {n: set(re.findall(r'\bid="([^"]+)"', h)) for n, h in pages.items()}
     link = re.compile(r'<a href="([\w./-]*\.html)?#([^"]+)"([^>]*)>(.*?)</a>', re.S)
     for name, h in pages.items():

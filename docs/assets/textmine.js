@@ -1,10 +1,24 @@
-/* textmine site: mark the frames that scroll (for their edge shadows) and open figures full size on click. */
+/* textmine site: mark the frames that scroll sideways (for their edge shadows) and open figures full size on click. */
 (function () {
   "use strict";
-  var FRAMES = ".tm-scroll, .jp-RenderedHTMLCommon pre, .jp-OutputArea-output pre, .highlight pre";
+  function scrolls(el) { var o = getComputedStyle(el).overflowX; return o === "auto" || o === "scroll"; }
+  function background(el) {  // the colour the frame's edge covers must match: its own, or the nearest one behind it
+    for (; el; el = el.parentElement) {
+      var c = getComputedStyle(el).backgroundColor;
+      if (c && c !== "transparent" && !/rgba\(.*,\s*0\)$/.test(c)) return c;
+    }
+    return "#fff";
+  }
   function mark() {
-    document.querySelectorAll(FRAMES).forEach(function (el) {
-      el.classList.toggle("tm-overflows", el.scrollWidth > el.clientWidth + 1);
+    var art = document.querySelector("article.md-content__inner");
+    if (!art) return;
+    art.querySelectorAll("table, pre, .tm-drawing img").forEach(function (el) {
+      var f = el;
+      while (f && f !== art && !scrolls(f)) f = f.parentElement;
+      if (!f || f === art) return;
+      var over = f.scrollWidth > f.clientWidth + 1;
+      if (over && !f.style.getPropertyValue("--tm-bg")) f.style.setProperty("--tm-bg", background(f));  // before the class sets it
+      f.classList.toggle("tm-overflows", over);
     });
   }
   function zoom(event) {
