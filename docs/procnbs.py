@@ -53,7 +53,7 @@ def renderer():
             super().__init__(sym, name=name, title_level=title_level, maxline=maxline)
             if not inspect.isclass(self.sym): return
             owner = next(c for c in self.sym.__mro__ if "__init__" in vars(c))
-            if owner.__module__.split(".")[0] != lib:  # no __init__ of its own: nbdev would show object's or Keras' one
+            if owner.__module__.split(".")[0] not in (lib, "__main__"):  # __init__ from object or Keras, not the book
                 base = f"{owner.__module__.split('.')[0]}.{owner.__qualname__}"
                 self.dm = (f"class {self.sym.__name__}()" if owner is object else
                            f"class {self.sym.__name__}(\n    **kwargs, # passed on to `{base}` (e.g. `name`)\n)")

@@ -12,11 +12,12 @@
   function mark() {
     var art = document.querySelector("article.md-content__inner");
     if (!art) return;
+    art.querySelectorAll(".tm-overflows").forEach(function (f) { if (f.scrollWidth <= f.clientWidth + 1) f.classList.remove("tm-overflows"); });
     art.querySelectorAll("table, pre, .tm-drawing img").forEach(function (el) {
-      var f = el;
-      while (f && f !== art && !scrolls(f)) f = f.parentElement;
+      var f = el;  // the frame that scrolls: the nearest one that is too narrow for what it holds
+      while (f && f !== art && !(scrolls(f) && f.scrollWidth > f.clientWidth + 1)) f = f.parentElement;
       if (!f || f === art) return;
-      var over = f.scrollWidth > f.clientWidth + 1;
+      var over = true;
       if (over && !f.style.getPropertyValue("--tm-bg")) f.style.setProperty("--tm-bg", background(f));  // before the class sets it
       f.classList.toggle("tm-overflows", over);
     });
