@@ -55,9 +55,11 @@ def on_page_content(content, page, config, files):
     content = re.sub(r'<img\b(?![^>]*\bclass="tm-zoom)', '<img class="tm-zoom" loading="lazy"', content)
     # a drawing in the prose (the pipeline diagram) keeps a legible size on a phone and scrolls in its frame
     content = re.sub(r'(<img class="tm-zoom"[^>]*\bsrc="[^"]+\.svg"[^>]*>)', r'<span class="tm-scroll tm-drawing" tabindex="0">\1</span>', content)
-    # outputs (numbers, tables, plots) stay out of the search index; prose, code and API entries (markdown) stay in
+    # code and its outputs (numbers, tables, plots) stay out of the search index, which every page loads;
+    # prose and the API entries (markdown outputs) stay in
     content = re.sub(r'<div class="([^"]*\bjp-OutputArea-output\b[^"]*)"(?! data-mime-type="text/markdown")',
                      r'<div class="\1" data-search-exclude', content)
+    content = content.replace('<div class="jp-InputArea jp-Cell-inputArea">', '<div class="jp-InputArea jp-Cell-inputArea" data-search-exclude>')
     return content
 
 
