@@ -56,7 +56,9 @@ def html_links(md):
 
 
 def page_links(md, pages):
-    "Links to notebooks (`00_data.ipynb#x`) as links to their pages (`data.html#x`)."
+    """Links to notebooks (`00_data.ipynb#x`) as links to their pages (`data.html#x`); a link nbdev made inside the
+    text of a link the author wrote (``[[`name`](doc)](page)``) is dropped, the author's link is kept."""
+    md = re.sub(r"\[\[(`[^`\]]+`(?:\(\))?)\]\([^)\s]+\)\]\(", r"[\1](", md)
     return re.sub(r'(\]\(|href=")(?:\./)?([\w./-]+\.ipynb)', lambda m: m[1] + pages.get(m[2], m[2]), md)
 
 

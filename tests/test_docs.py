@@ -89,6 +89,14 @@ def test_links_between_pages_resolve(site):
                     assert unquote(anchor) in ids[target.name], f"{page.name}: link {href} to a missing anchor"
 
 
+def test_no_markdown_link_syntax_on_pages(site):
+    "No page shows markdown link syntax as text: not in prose, not in the comments of an API entry's signature."
+    for page in sorted(site.glob("*.html")):
+        html = re.sub(r"<(script|style)\b.*?</\1>", "", page.read_text(encoding="utf-8"), flags=re.S)
+        literal = re.findall(r"\]\((?:https?:|[\w./-]+\.(?:html|ipynb)|#)[^)\s]*\)", re.sub(r"<[^>]+>", "", html))
+        assert not literal, f"{page.name} shows markdown links as text: {literal[:3]}"
+
+
 def test_sidebar_lists_the_notebooks_in_order(site):
     "The sidebar starts with the index, then the numbered chapters in file-name order."
     html = (site / "index.html").read_text(encoding="utf-8")
