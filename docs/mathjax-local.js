@@ -8,6 +8,9 @@ MathJax.Hub.Config({
     webFont: "STIX-Web",
     imageFont: null,
     linebreaks: {automatic: true}  // wrap long equations instead of cutting them off
-  }
+  },
+  // The hidden MathML copy for screen readers would ask for MathJax's TeX fonts (double-struck, script,
+  // fraktur letters), which this copy does not ship: it needs no web font, as nobody sees it.
+  styles: {".MJX_Assistive_MathML, .MJX_Assistive_MathML *": {"font-family": "serif !important"}}
 });
 MathJax.Ajax.loadComplete("[MathJax]/config/local/textmine.js");

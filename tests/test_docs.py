@@ -1,14 +1,13 @@
 """The documentation site: built from the notebooks as `make docs` builds it, checked to load nothing
 from the network, and read in headless Chromium to see that equations and plots really render."""
-import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import nbformat
 import pytest
@@ -42,8 +41,9 @@ def n_math(nb):
 
 
 def n_images(nb):
-    "How many images `nb` shows: image outputs (plots) of code cells and images in markdown cells."
-    plots = sum(any(k in o.get("data", {}) for k in PLOT) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    "How many images `nb` shows: image outputs (plots, which the build turns into <img> with alt text) and images in markdown cells."
+    plots = sum(any(k in o.get("data", {}) for k in PLOT) or "<img " in str(o.get("data", {}).get("text/html", ""))
+                for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     return plots + sum(len(PICTURE.findall(c.source)) for c in nb.cells if c.cell_type == "markdown")
 
 
@@ -73,11 +73,28 @@ def test_pages_load_nothing_from_the_network(site):
 
 
 def test_links_between_pages_resolve(site):
-    "Every relative link of a page points at a file of the site (a notebook link became a page link)."
-    for page in sorted(set(site.glob("*.html")) - {site / "404.html"}):  # 404.html links from the server's root
-        for href in re.findall(r'<a\b[^>]*?\bhref="([^"]+)"', page.read_text(encoding="utf-8")):
-            if not re.match(r"[a-z]+:|#|//", href):  # a file of the site, e.g. data.html#load_dataset
-                assert (page.parent / href.split("#")[0].split("?")[0]).exists(), f"{page.name}: broken link {href}"
+    "Every relative link of a page points at a file of the site (a notebook link became a page link), and at an element of it."
+    pages = sorted(site.glob("*.html"))
+    ids = {p.name: set(re.findall(r'\bid="([^"]+)"', p.read_text(encoding="utf-8"))) for p in pages}
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        if page.name == "404.html":  # served at any address: its links must not assume the server's root
+            assert not re.findall(r'(?:href|src)="/', html), "404.html: absolute URLs"
+        for href in re.findall(r'<a\b[^>]*?\bhref="([^"]+)"', html):
+            if not re.match(r"[a-z]+:|//", href):  # a file of the site, e.g. data.html#load_dataset
+                path, _, anchor = href.partition("#")
+                target = page.parent / path.split("?")[0] if path else page
+                assert target.exists(), f"{page.name}: broken link {href}"
+                if anchor and target.suffix == ".html":
+                    assert unquote(anchor) in ids[target.name], f"{page.name}: link {href} to a missing anchor"
+
+
+def test_no_markdown_link_syntax_on_pages(site):
+    "No page shows markdown link syntax as text: not in prose, not in the comments of an API entry's signature."
+    for page in sorted(site.glob("*.html")):
+        html = re.sub(r"<(script|style)\b.*?</\1>", "", page.read_text(encoding="utf-8"), flags=re.S)
+        literal = re.findall(r"\]\((?:https?:|[\w./-]+\.(?:html|ipynb)|#)[^)\s]*\)", re.sub(r"<[^>]+>", "", html))
+        assert not literal, f"{page.name} shows markdown links as text: {literal[:3]}"
 
 
 def test_sidebar_lists_the_notebooks_in_order(site):
@@ -96,16 +113,124 @@ def chromium():
     pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
 
 
-@functools.lru_cache
-def dom(page):
-    "The page's DOM after its scripts ran (MathJax included), from headless Chromium on file://."
-    with tempfile.TemporaryDirectory() as profile:
-        r = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                            "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                            f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
-                           capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "</html>" in r.stdout, r.stderr[-2000:]
-    return r.stdout
+WIDTHS = {"laptop": (1280, 800), "phone": (390, 844)}
+# What the page looks like to a reader, measured in the browser after MathJax ran:
+# frames: tables and code blocks wider than the text column that are cut off without a scroll cue;
+# anchors: in-page links (the table of contents included) whose target is not on the page; noalt: images without alt text.
+READ = """() => {
+  const art = document.querySelector("article.md-content__inner"), box = art.getBoundingClientRect();
+  const name = el => (el.id ? "#" + el.id : el.tagName.toLowerCase()) + ": " + el.textContent.trim().slice(0, 60);
+  const scrolls = el => ["auto", "scroll"].includes(getComputedStyle(el).overflowX) && el.scrollWidth > el.clientWidth + 1;
+  const frames = [];
+  for (const el of art.querySelectorAll("table, pre")) {
+    const r = el.getBoundingClientRect();
+    if (!r.width) continue;                                   // not shown (a closed block)
+    let f = el;
+    while (f !== art && !scrolls(f)) f = f.parentElement;
+    if (f !== art) {                                         // it scrolls: the frame must show that it does
+      const cue = f.classList.contains("tm-overflows") && getComputedStyle(f).backgroundImage.includes("gradient");
+      if (!cue) frames.push("no scroll cue: " + name(el));
+    } else if (r.right > box.right + 1 || el.scrollWidth > el.clientWidth + 1) frames.push("cut off: " + name(el));
+  }
+  const here = location.href.split("#")[0];
+  const anchors = [...document.querySelectorAll("a[href*='#']")]
+    .filter(a => a.href.split("#")[0] === here && a.hash.length > 1)
+    .filter(a => !document.getElementById(decodeURIComponent(a.hash.slice(1))))
+    .map(a => (a.closest(".md-nav--secondary") ? "toc " : "") + a.getAttribute("href"));
+  const empty = [...document.querySelectorAll(".md-nav--secondary a")].filter(a => !a.textContent.trim()).map(a => a.getAttribute("href"));
+  const noalt = [...document.images].filter(i => !i.alt.trim() || i.alt.startsWith("No description")).map(i => i.src.slice(0, 80));
+  return {frames, anchors: anchors.concat(empty.map(h => "empty toc entry " + h)), noalt,
+          wide: document.documentElement.scrollWidth > innerWidth + 1, column: Math.round(box.width),
+          h1: document.querySelectorAll("article h1").length, footer: !!document.querySelector(".md-footer__link"),
+          math: document.querySelectorAll("[id^=MathJax-Element-][id$=-Frame]").length};
+}"""
+MATHJAX_DONE = "() => new Promise(done => window.MathJax && MathJax.Hub ? MathJax.Hub.Queue(done) : done())"
+
+
+@pytest.fixture(scope="module")
+def readings(site):
+    """Every page read in headless Chromium at each of `WIDTHS`: what READ measures, the page's DOM (laptop width),
+    the files it loaded with their total size, and the requests that failed."""
+    try: from playwright.sync_api import sync_playwright
+    except ImportError:
+        msg = "playwright not installed (a dev requirement): pip install playwright to run the docs browser test"
+        pytest.fail(msg) if os.environ.get("CI") else pytest.skip(msg)
+    exe, res = chromium(), {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, args=["--disable-gpu", "--disable-dev-shm-usage", "--no-sandbox"])
+        try:
+            for page in sorted(set(site.glob("*.html")) - {site / "404.html"}):
+                (w, h), files, failed = WIDTHS["laptop"], set(), []
+                tab = browser.new_page(viewport={"width": w, "height": h})
+                tab.on("request", lambda r: r.url.startswith("file:") and files.add(Path(unquote(urlparse(r.url).path))))
+                tab.on("requestfailed", lambda r: r.url != "about:blank" and failed.append(r.url))
+                tab.goto(page.as_uri(), wait_until="load")
+                if tab.query_selector("script[src*='mathjax/MathJax.js']"):
+                    tab.wait_for_function("() => window.MathJax && MathJax.isReady", timeout=30000)
+                for width, (w, h) in WIDTHS.items():  # the same page at each width, as a reader resizing the window
+                    tab.set_viewport_size({"width": w, "height": h})
+                    tab.evaluate(MATHJAX_DONE)  # MathJax re-typesets on resize; the page's script re-marks the frames
+                    tab.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+                    res[page.name, width] = tab.evaluate(READ)
+                res[page.name, "laptop"].update(dom=tab.content())
+                for width in WIDTHS: res[page.name, width].update(failed=failed, files=files,
+                                                                   bytes=sum(f.stat().st_size for f in files if f.is_file()))
+                tab.close()
+        finally: browser.close()
+    return res
+
+
+def failures(readings, key):
+    return {f"{p} ({w})": r[key] for (p, w), r in readings.items() if r[key]}
+
+
+def test_wide_tables_and_code_scroll_in_a_frame_with_a_cue(readings):
+    "At laptop and phone width no table or code block is cut off, none scrolls without a visible cue, the page itself does not scroll sideways."
+    assert not failures(readings, "frames")
+    assert not failures(readings, "wide"), "pages wider than the window"
+
+
+def test_content_uses_the_width_of_a_laptop_screen(readings):
+    "At 1280 px the text column is at least 800 px wide (61rem caps Material's at about 690 px)."
+    narrow = {p: r["column"] for (p, w), r in readings.items() if w == "laptop" and r["column"] < 800}
+    assert not narrow
+
+
+def test_in_page_links_and_toc_entries_have_targets(readings):
+    "Every in-page link and table-of-contents entry of every page points at an element of the page, and no entry is empty."
+    assert not failures(readings, "anchors")
+
+
+def test_every_image_has_alt_text(readings):
+    assert not failures(readings, "noalt")
+
+
+def test_pages_load_every_file_they_ask_for(readings):
+    "No request of a page fails: MathJax finds every font it asks for, pages find their scripts and styles."
+    assert not failures(readings, "failed")
+
+
+def test_one_title_and_previous_next_links(readings):
+    "Every page has one H1 (reports shown in a page are sections of it) and previous/next links in its footer."
+    assert not {p: r["h1"] for (p, w), r in readings.items() if r["h1"] != 1}
+    assert all(r["footer"] for r in readings.values())
+
+
+def test_page_weight_is_reported(readings, capsys):
+    "Each page's transfer weight on a first visit (the files it loads), printed; the shared style sheet is loaded, not inlined."
+    sizes = {p: r["bytes"] for (p, w), r in readings.items() if w == "laptop"}
+    shared = set.intersection(*(r["files"] for r in readings.values()))  # loaded by every page: cached after the first
+    own = {p: sum(f.stat().st_size for f in readings[p, "laptop"]["files"] - shared if f.is_file()) for p in sizes}
+    with capsys.disabled():
+        print("\npage weight in kB, first visit / with the shared files cached:",
+              ", ".join(f"{p} {b / 1e3:.0f}/{own[p] / 1e3:.0f}" for p, b in sorted(sizes.items())))
+        for label, values in (("first visit", sizes.values()), ("shared files cached", own.values())):
+            ranked = sorted(values)
+            print(f"{label}: median {ranked[len(ranked) // 2] / 1e3:.0f} kB, largest {ranked[-1] / 1e3:.0f} kB")
+    for (p, w), r in readings.items():
+        assert any(f.name.startswith("notebook-") and f.suffix == ".css" for f in r["files"]), f"{p}: no shared notebook style sheet"
+        inline = max(map(len, re.findall(r"<style[^>]*>(.*?)</style>", (SITE / p).read_text(encoding="utf-8"), re.S)), default=0)
+        assert inline < 20_000, f"{p} inlines {inline} characters of CSS"
 
 
 def images_shown(html, page):
@@ -116,22 +241,29 @@ def images_shown(html, page):
     return len(srcs)
 
 
-def test_chapter_with_math_renders_in_browser(site):
+def test_chapter_with_math_renders_in_browser(site, readings):
     "The first numbered chapter with math has its title, its equations typeset by MathJax, and its images."
     page, nb = next(((p, nb) for p, nb in chapters() if n_math(nb)), (None, None))
     if page is None: pytest.skip("no numbered chapter has math yet")
-    html = dom(page)
+    html = readings[page.name, "laptop"]["dom"]
     title = next(c.source for c in nb.cells if c.cell_type == "markdown").splitlines()[0].lstrip("# ").strip()
     assert re.search(rf"<title>\s*{re.escape(title)} - textmine\s*</title>", html), f"{page.name}: title is not {title!r}"
-    rendered = len(re.findall(r'id="MathJax-Element-\d+-Frame"', html))  # MathJax's output, in place of the TeX
+    rendered = readings[page.name, "laptop"]["math"]  # MathJax's output, in place of the TeX
     assert rendered >= 1 and "Math Processing Error" not in html, f"{page.name}: MathJax rendered {rendered} of {n_math(nb)}"
     assert 'class="noError"' not in html and 'class="merror"' not in html, f"{page.name}: a TeX error"
     assert images_shown(html, page) >= n_images(nb)
 
 
-def test_images_render_in_browser(site):
+def test_mathjax_only_on_pages_with_math(site):
+    "A page without TeX does not load MathJax; one with TeX does."
+    for page, nb in chapters():
+        loads = "mathjax/MathJax.js" in page.read_text(encoding="utf-8")
+        if n_math(nb): assert loads, f"{page.name} has math but no MathJax"
+
+
+def test_images_render_in_browser(site, readings):
     "The first chapter that shows images (plots or pictures; else the index page) shows all of them."
     index = (SITE / "index.html", nbformat.read(SRC / "index.ipynb", as_version=4))
     page, nb = next(((p, nb) for p, nb in chapters() + [index] if n_images(nb)), (None, None))
     if page is None: pytest.skip("no page has an image yet")
-    assert images_shown(dom(page), page) >= n_images(nb) >= 1
+    assert images_shown(readings[page.name, "laptop"]["dom"], page) >= n_images(nb) >= 1
