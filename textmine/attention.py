@@ -14,14 +14,14 @@ from keras import ops
 from sklearn.utils.validation import check_is_fitted
 
 from .core import check_choice, check_int, check_rate, set_seed
-from .classifier import KerasTextClassifier, classifier_inputs
+from .classifier import KerasTextClassifier, MeanPooling, classifier_inputs
 from .data import load_dataset
 
 
 # %% auto #0
 __all__ = ['softmax_np', 'scaled_dot_product_attention_np', 'attention_weights', 'scaled_dot_product_attention',
            'MultiHeadAttention', 'softmax_saturation', 'sinusoidal_encoding', 'plot_positional_encoding',
-           'PositionEmbedding', 'TransformerEncoderBlock', 'MeanPooling', 'TransformerClassifier', 'plot_attention']
+           'PositionEmbedding', 'TransformerEncoderBlock', 'TransformerClassifier', 'plot_attention']
 
 # %% ../nbs/08a_attention.ipynb #c28af65b
 _MASKED = -1e9  # score given to masked keys: exp(-1e9 - max) is exactly 0 in float32 and float64
@@ -265,20 +265,6 @@ class TransformerEncoderBlock(keras.layers.Layer):
         return {**super().get_config(), "num_heads": self.num_heads, "ff_dim": self.ff_dim, "dropout": self.dropout,
                 "attention_dropout": self.attention_dropout, "activation": self.activation,
                 "norm_first": self.norm_first, "epsilon": self.epsilon}
-
-# %% ../nbs/08a_attention.ipynb #3a456188
-@keras.saving.register_keras_serializable(package="textmine")
-class MeanPooling(keras.layers.Layer):
-    "Mean of the token vectors over real (non-padding) positions: sum_t m_t h_t / max(sum_t m_t, 1e-9)."
-    def call(self, x,
-             padding_mask=None,  # (batch, tokens), True/1 for real tokens; None averages every position
-            ):
-        if padding_mask is None: return ops.mean(x, axis=1)
-        m = ops.expand_dims(ops.cast(padding_mask, x.dtype), -1)
-        return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1e-9)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1])
 
 # %% ../nbs/08a_attention.ipynb #24752e4b
 class TransformerClassifier(KerasTextClassifier):

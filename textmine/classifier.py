@@ -27,7 +27,7 @@ from .word_vectors import embedding_matrix, load_glove
 # %% auto #0
 __all__ = ['check_vectors', 'default_vectors', 'pretrained_matrix', 'classifier_inputs', 'validation_split', 'early_stopping',
            'saved_head', 'estimator_class', 'LabelledSoftmax', 'strategy_scope', 'replica_texts', 'KerasTextClassifier',
-           'MaskedMean', 'MeanEmbeddingClassifier']
+           'MeanPooling', 'MeanEmbeddingClassifier']
 
 # %% ../nbs/05a_classifier.ipynb #ab379f40
 def check_vectors(vectors):
@@ -384,12 +384,17 @@ def _serving_module(model: keras.Model,  # the end-to-end model, raw strings (ba
 
 # %% ../nbs/05a_classifier.ipynb #e8631c73
 @keras.saving.register_keras_serializable(package="textmine")
-class MaskedMean(keras.layers.Layer):
-    "Mean of the token vectors (batch, n, d) over the positions whose token id is not 0 (padding)."
-    def call(self, x, ids):
-        m = ops.expand_dims(ops.cast(ops.not_equal(ids, 0), x.dtype), -1)
-        return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1.0)
-    def compute_output_shape(self, x_shape, ids_shape): return (x_shape[0], x_shape[-1])
+class MeanPooling(keras.layers.Layer):
+    "Mean of the token vectors over real (non-padding) positions: $\\sum_t m_t h_t / \\max(\\sum_t m_t, 10^{-9})$."
+    def call(self, x,
+             padding_mask=None,  # (batch, tokens), True/1 for real tokens; None averages every position
+            ):
+        if padding_mask is None: return ops.mean(x, axis=1)
+        m = ops.expand_dims(ops.cast(padding_mask, x.dtype), -1)
+        return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1e-9)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
 
 class MeanEmbeddingClassifier(KerasTextClassifier):
     "Averaged learned word vectors and a softmax layer (a bag of embeddings); raw texts in, classes out."
@@ -419,5 +424,5 @@ class MeanEmbeddingClassifier(KerasTextClassifier):
     def network(self) -> keras.Model:
         ids = keras.Input((self.max_seq_length,), dtype="int32", name="token_ids")
         x = keras.layers.Embedding(len(self.vocabulary_), self.embedding_dim, name="embedding")(ids)
-        logits = keras.layers.Dense(len(self.classes_), name="classifier")(MaskedMean(name="mean")(x, ids))
+        logits = keras.layers.Dense(len(self.classes_), name="classifier")(MeanPooling(name="mean")(x, padding_mask=ops.not_equal(ids, 0)))
         return keras.Model(ids, logits, name="mean_embedding")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
+from sklearn.metrics.cluster import contingency_matrix
 
 # %% auto #0
 __all__ = ['classification_scores', 'classification_report_frame', 'plot_confusion_matrix', 'contingency', 'cluster_mapping',
@@ -58,13 +59,9 @@ def plot_confusion_matrix(y_true, y_pred,
 
 # %% ../nbs/02_metrics.ipynb #9c246150
 def contingency(y_true, y_pred) -> np.ndarray:
-    "Contingency table: entry (i, j) counts documents of class i in cluster j."
+    "Contingency table $n_{ij}$: entry (i, j) counts documents of class i in cluster j (scikit-learn's `contingency_matrix`)."
     y_true, y_pred = _check_pair(y_true, y_pred)
-    _, t = np.unique(y_true, return_inverse=True)
-    _, p = np.unique(y_pred, return_inverse=True)
-    table = np.zeros((t.max() + 1, p.max() + 1), dtype=np.int64)
-    np.add.at(table, (t, p), 1)
-    return table
+    return contingency_matrix(y_true, y_pred).astype(np.int64)
 
 # %% ../nbs/02_metrics.ipynb #68fdbcce
 def cluster_mapping(y_true, y_pred) -> dict:

@@ -20,8 +20,8 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .attention import MeanPooling, PositionEmbedding, TransformerEncoderBlock
-from .classifier import KerasTextClassifier, LabelledSoftmax
+from .attention import PositionEmbedding, TransformerEncoderBlock
+from .classifier import KerasTextClassifier, LabelledSoftmax, MeanPooling
 from .core import atomic_path, check_int, check_positive, check_rate, check_texts, sha256_file
 from .data import carrier_path
 
