@@ -40,7 +40,7 @@ nbtest: install ## run every notebook as a test (small data under IN_TEST)
 	$(BIN)/nbdev_test --n_workers 2 --timing
 
 pytest: install browser ## run the pytest suites in tests/ (two processes, one test file each at a time)
-	$(BIN)/pytest tests/ -ra -n 2 --dist loadfile --durations 15
+	$(BIN)/python -m pytest tests/ -ra -n 2 --dist loadfile --durations 15
 
 test: sync nbtest pytest ## the full check: sync, notebook tests, pytest
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.docs  # the docs/browser test: `pytest -m docs` runs on
 @pytest.fixture(scope="module")
 def site():
     "Build the site once for this module, with the interpreter running the tests (docs/build.py runs nbdev too)."
-    r = subprocess.run([sys.executable, "docs/build.py"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    r = subprocess.run([sys.executable, "docs/build.py"], cwd=ROOT, capture_output=True, encoding="utf-8", timeout=900)
     assert r.returncode == 0, f"docs/build.py failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return SITE
 
@@ -103,7 +103,7 @@ def dom(page):
         r = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                             "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync",
                             f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, encoding="utf-8", timeout=120)
     assert r.returncode == 0 and "</html>" in r.stdout, r.stderr[-2000:]
     return r.stdout
 
