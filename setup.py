@@ -14,7 +14,7 @@ setup_cfg = {o:cfg[o] for o in cfg_keys}
 licenses = {'apache2': 'Apache-2.0', 'mit': 'MIT', 'gpl2': 'GPL-2.0-only', 'gpl3': 'GPL-3.0-only', 'bsd3': 'BSD-3-Clause'}
 statuses = [ '1 - Planning', '2 - Pre-Alpha', '3 - Alpha',
     '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive' ]
-py_versions = '3.10 3.11 3.12'.split()
+py_versions = '3.11 3.12 3.13'.split()
 
 def reqs(key): return shlex.split(cfg.get(key, '').strip())
 

@@ -5,6 +5,8 @@ import socket
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the Pythons the tests start read and print UTF-8 (on Windows they would use the locale's code page)
+os.environ.setdefault("PYTHONUTF8", "1")
 
 
 def pytest_configure(config):

@@ -259,7 +259,7 @@ def test_saved_models_predict_identically_in_a_fresh_process(tmp_path, fitted_tr
             np.testing.assert_array_equal(model.predict_proba(texts).argmax(1), expected.argmax(1))
         print("same")
     """)
-    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, encoding="utf-8", cwd=ROOT,
                        timeout=300)
     assert r.returncode == 0 and "same" in r.stdout, r.stderr[-2000:]
 
@@ -284,7 +284,7 @@ def test_minilm_keras_file_predicts_identically_in_a_fresh_process(tmp_path, tin
     ft, _, X = tiny_finetune
     path = ft.save(tmp_path / "minilm.keras")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["minilm.keras", "minilm.keras.sha256"]
-    assert manifest_path(path).read_text() == f"{sha256_file(path)}  minilm.keras\n"
+    assert manifest_path(path).read_text(encoding="utf-8") == f"{sha256_file(path)}  minilm.keras\n"
     with zipfile.ZipFile(path) as z:
         config = json.loads(z.read("config.json"))
     head = _head_config(config)
@@ -309,7 +309,7 @@ def test_minilm_keras_file_predicts_identically_in_a_fresh_process(tmp_path, tin
         assert model.get_params() == {ft.get_params()!r}, model.get_params()
         print("same", np.abs(got - expected).max())
     """)
-    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, cwd=ROOT,
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, encoding="utf-8", cwd=ROOT,
                        timeout=300)
     assert r.returncode == 0 and "same" in r.stdout, r.stderr[-2000:]
 

@@ -32,7 +32,7 @@ def test_duplicates_count_once_and_quick_runs_are_skipped(tmp_path):
     for task, quick, acc in (("a", False, 0.5), ("b", False, 0.9), ("q", True, 0.1)):
         (tmp_path / task).mkdir()
         (tmp_path / task / "results.json").write_text(json.dumps(
-            {"task": task, "quick": quick, "seeds": [0], "rows": [{**row, "accuracy": acc}]}))
+            {"task": task, "quick": quick, "seeds": [0], "rows": [{**row, "accuracy": acc}]}), encoding="utf-8")
     results = load_results(tmp_path)
     assert set(results) == {"a", "b"}
     board = classification_board(results)   # two different measurements of one model: both kept, the second renamed
@@ -42,7 +42,7 @@ def test_duplicates_count_once_and_quick_runs_are_skipped(tmp_path):
 
 def test_bad_folders_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a folder"): load_results(tmp_path / "nope")
-    (tmp_path / "x").mkdir(); (tmp_path / "x" / "results.json").write_text("{")
+    (tmp_path / "x").mkdir(); (tmp_path / "x" / "results.json").write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="is not valid JSON"): load_results(tmp_path)
 
 
@@ -52,7 +52,7 @@ def test_validation_scores_stay_off_the_classification_board(tmp_path):
     for task, row in runs.items():
         (tmp_path / task).mkdir()
         (tmp_path / task / "results.json").write_text(json.dumps(
-            {"task": task, "quick": False, "seeds": [0], "rows": [row], "environment": {"cpus": 2}}))
+            {"task": task, "quick": False, "seeds": [0], "rows": [row], "environment": {"cpus": 2}}), encoding="utf-8")
     assert list(classification_board(load_results(tmp_path)).columns) == ["m"]
     classification = leaderboard_markdown(tmp_path).split("### Clustering")[0]
     assert "`textmine bench cnn`" in classification and "rnn-tuning" not in classification
@@ -65,7 +65,7 @@ def test_benchmark_settings_are_the_winners_of_the_committed_tuning_runs(task, m
     import pandas as pd
     import textmine.bench.classification as mod
     table, grid = getattr(mod, module), getattr(mod, grid_name)
-    res = json.loads((RESULTS / task / "results.json").read_text())
+    res = json.loads((RESULTS / task / "results.json").read_text(encoding="utf-8"))
     assert res["task"] == task and not res["quick"] and len(res["seeds"]) >= 3
     assert all("accuracy" not in r for r in res["rows"])   # validation scores never pass for test accuracy
     means = pd.DataFrame(res["rows"]).groupby(["corpus", "setting"])["validation_accuracy"].mean()

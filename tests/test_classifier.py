@@ -31,7 +31,7 @@ def run_fresh(script: str, *args) -> str:
     "Run `script` in a new Python process (textmine importable, nothing shared with this one); returns its stdout."
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], capture_output=True, encoding="utf-8",
                        env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     return r.stdout
@@ -172,14 +172,14 @@ def test_manifest_is_in_sha256sum_format_for_files_and_folders(tmp_path):
     digest = hashlib.sha256(b"some weights").hexdigest()
     assert sha256_file(f) == digest
     assert manifest_path(f) == tmp_path / "model.bin.sha256"
-    assert manifest_path(f).read_text() == f"{digest}  model.bin\n"
+    assert manifest_path(f).read_text(encoding="utf-8") == f"{digest}  model.bin\n"
     assert verify_manifest(f) == f
     d = tmp_path / "serving"
     with atomic_path(d) as tmp:
         (tmp / "variables").mkdir(parents=True)
         (tmp / "saved_model.pb").write_bytes(b"graph")
         (tmp / "variables" / "data").write_bytes(b"w")
-    assert manifest_path(d).read_text() == (f"{hashlib.sha256(b'graph').hexdigest()}  serving/saved_model.pb\n"
+    assert manifest_path(d).read_text(encoding="utf-8") == (f"{hashlib.sha256(b'graph').hexdigest()}  serving/saved_model.pb\n"
                                             f"{hashlib.sha256(b'w').hexdigest()}  serving/variables/data\n")
     verify_manifest(d)
     (d / "variables" / "data").write_bytes(b"W")
@@ -229,12 +229,12 @@ def test_a_failed_save_leaves_no_file_and_keeps_the_old_one(fitted, tmp_path, mo
             fitted.save(path)
     assert list(tmp_path.iterdir()) == []  # no model, no manifest, no temporary file
     fitted.save(path)
-    before, manifest = path.read_bytes(), manifest_path(path).read_text()
+    before, manifest = path.read_bytes(), manifest_path(path).read_text(encoding="utf-8")
     with monkeypatch.context() as m:
         m.setattr(keras.Model, "save", breaks_midway)
         with pytest.raises(OSError, match="No space left"):
             fitted.save(path, overwrite=True)
-    assert path.read_bytes() == before and manifest_path(path).read_text() == manifest
+    assert path.read_bytes() == before and manifest_path(path).read_text(encoding="utf-8") == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "m.keras.sha256"]
     with pytest.raises(FileExistsError, match="m.keras' already exists"):
         fitted.save(path)
@@ -264,7 +264,7 @@ def test_load_refuses_a_file_that_does_not_match_its_manifest(fitted, trec_small
     np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
     path.write_bytes(good)
     assert type(KerasTextClassifier.load(path)) is MeanEmbeddingClassifier
-    manifest_path(path).write_text("not a digest  m.keras\n")
+    manifest_path(path).write_text("not a digest  m.keras\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 1 of the manifest .* is not"):
         KerasTextClassifier.load(path)
     manifest_path(path).unlink()
@@ -290,13 +290,13 @@ def test_keras_files_predict_identically_in_a_fresh_process(fitted, small_cnn_rn
     models = {"mean": fitted, "cnn": small_cnn_rnn[0], "rnn": small_cnn_rnn[1]}
     for name, model in models.items():
         model.save(tmp_path / f"{name}.keras")
-    (tmp_path / "texts.json").write_text(json.dumps(X))
+    (tmp_path / "texts.json").write_text(json.dumps(X), encoding="utf-8")
     out = run_fresh("""
         import json, sys, numpy as np
         from pathlib import Path
         from textmine.classifier import KerasTextClassifier
         d = Path(sys.argv[1])
-        texts = json.loads((d / "texts.json").read_text())
+        texts = json.loads((d / "texts.json").read_text(encoding="utf-8"))
         for name in ("mean", "cnn", "rnn"):
             model = KerasTextClassifier.load(d / f"{name}.keras")
             np.savez(d / f"{name}.npz", proba=model.predict_proba(texts), labels=model.predict(texts),
@@ -320,7 +320,7 @@ def test_saved_model_serves_raw_strings_in_a_fresh_process(fitted, trec_small, t
     with pytest.raises(FileExistsError, match="serving' already exists; pass overwrite=True"):
         fitted.export_saved_model(export)
     assert fitted.export_saved_model(export, overwrite=True) == export
-    (tmp_path / "texts.json").write_text(json.dumps(X))
+    (tmp_path / "texts.json").write_text(json.dumps(X), encoding="utf-8")
     out = run_fresh("""
         import json, sys, numpy as np
         import tensorflow as tf
@@ -330,7 +330,7 @@ def test_saved_model_serves_raw_strings_in_a_fresh_process(fitted, trec_small, t
         serve = served.signatures["serving_default"]
         spec = serve.structured_input_signature[1]["texts"]
         assert spec.dtype == tf.string and spec.shape.as_list() == [None], spec
-        out = serve(tf.constant(json.loads((d / "texts.json").read_text())))
+        out = serve(tf.constant(json.loads((d / "texts.json").read_text(encoding="utf-8"))))
         assert out["probabilities"].dtype == tf.float32 and out["labels"].dtype == tf.string
         np.savez(d / "served.npz", proba=out["probabilities"].numpy(), labels=out["labels"].numpy().astype(str),
                  classes=served.class_names().numpy().astype(str))

@@ -22,7 +22,7 @@ TEXTMINE = [str(Path(sys.executable).with_name("textmine"))]
 
 def run(*args, **kw):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(TEXTMINE + list(args), capture_output=True, text=True, env=env, timeout=600, **kw)
+    return subprocess.run(TEXTMINE + list(args), capture_output=True, encoding="utf-8", env=env, timeout=600, **kw)
 
 
 def test_help_lists_subcommands():
@@ -57,7 +57,7 @@ def quick_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "demo"
     r = run("demo", "--quick", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    return out, r, json.loads((out / "results.json").read_text())
+    return out, r, json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 
 def test_demo_quick_writes_report_and_refuses_to_overwrite(quick_demo):
@@ -66,7 +66,7 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(quick_demo):
     assert {row["dataset"] for row in saved["rows"]} == {"trec", "bbc", "wordsim353"}
     assert saved["settings"] == {"seed": 0, "quick": True}
     assert saved["slices"]["trec"] == {"n_train": 1000, "n_test": 300} and saved["slices"]["bbc"] == {"n": 300}
-    report = (out / "report.md").read_text()
+    report = (out / "report.md").read_text(encoding="utf-8")
     assert re.search(r"\|\s*dataset\s*\|\s*model\s*\|", report) and "![" in report
     assert "training and 300 test texts" in report and "`textmine bench`" in report  # says what it trained on
     for line in report.splitlines():
@@ -76,7 +76,7 @@ def test_demo_quick_writes_report_and_refuses_to_overwrite(quick_demo):
     assert r.returncode == 2 and "pass --force" in r.stderr and "Traceback" not in r.stderr
     again = run("demo", "--quick", "--out", str(out), "--force", "--quiet")
     assert again.returncode == 0 and again.stdout == ""
-    rows = json.loads((out / "results.json").read_text())["rows"]
+    rows = json.loads((out / "results.json").read_text(encoding="utf-8"))["rows"]
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]
     assert strip(rows) == strip(saved["rows"])  # same seed, same numbers
 
@@ -193,7 +193,7 @@ def test_cluster_kmeans_tfidf_writes_three_files(tmp_path, capsys):
     got = pd.read_csv(out / "clusters.csv")
     assert list(got.columns) == ["text", "topic", "cluster"] and len(got) == 60
     assert (pd.crosstab(got.topic, got.cluster).gt(0).sum(axis=1) == 1).all()  # disjoint topics: one cluster each
-    report = (out / "keywords.md").read_text()
+    report = (out / "keywords.md").read_text(encoding="utf-8")
     for c in range(3): assert f"## Cluster {c} (20 texts)" in report
     assert report.count("1. row ") == 3 and report.count("2. row ") == 3
     assert (out / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -206,7 +206,7 @@ def test_cluster_k_auto_reports_its_choice(tmp_path, capsys):
     assert code == 0, err
     assert "k=3 chosen: the highest mean silhouette" in err and "among k=2..6" in err
     assert pd.read_csv(tmp_path / "out" / "clusters.csv").cluster.nunique() == 3
-    assert re.search(r"\|\s*6\s*\|", (tmp_path / "out" / "keywords.md").read_text())  # every k tried is in the report
+    assert re.search(r"\|\s*6\s*\|", (tmp_path / "out" / "keywords.md").read_text(encoding="utf-8"))  # every k tried is in the report
 
 
 def test_cluster_dec_runs(tmp_path, capsys):
@@ -251,7 +251,7 @@ def test_latin1_file_reads_with_encoding(tmp_path, capsys, trained):
 
 
 def test_bad_labels_and_settings(tmp_path, capsys):
-    (tmp_path / "one.csv").write_text("text,label\nhello,a\nbye,a\n")
+    (tmp_path / "one.csv").write_text("text,label\nhello,a\nbye,a\n", encoding="utf-8")
     code, _, err = cli(capsys, "classify", "train", "--data", tmp_path / "one.csv", "--out", tmp_path / "m.keras")
     assert code == 2 and "the label column 'label' holds only one class, 'a'" in err
     reviews().to_csv(tmp_path / "r.csv", index=False)
@@ -276,14 +276,14 @@ def test_existing_outputs_are_refused_without_force(tmp_path, capsys, trained):
     before = model_file.read_bytes()
     code, _, err = cli(capsys, "classify", "train", "--data", data, "--out", model_file, "--epochs", "1")
     assert code == 2 and "already exists; pass --force" in err and model_file.read_bytes() == before
-    (tmp_path / "pred.csv").write_text("keep me")
+    (tmp_path / "pred.csv").write_text("keep me", encoding="utf-8")
     code, _, err = cli(capsys, "classify", "predict", "--model", model_file, "--data", data, "--out", tmp_path / "pred.csv")
-    assert code == 2 and "already exists; pass --force" in err and (tmp_path / "pred.csv").read_text() == "keep me"
+    assert code == 2 and "already exists; pass --force" in err and (tmp_path / "pred.csv").read_text(encoding="utf-8") == "keep me"
     code, _, err = cli(capsys, "classify", "predict", "--model", model_file, "--data", data, "--out", tmp_path / "pred.csv",
                        "--force", "--quiet")
     assert code == 0 and len(pd.read_csv(tmp_path / "pred.csv")) == 60
     topics().to_csv(tmp_path / "topics.csv", index=False)
-    (tmp_path / "out").mkdir(); (tmp_path / "out" / "old.txt").write_text("x")
+    (tmp_path / "out").mkdir(); (tmp_path / "out" / "old.txt").write_text("x", encoding="utf-8")
     args = ["cluster", "--data", tmp_path / "topics.csv", "--n-clusters", "3", "--features", "tfidf", "--map", "pca",
             "--out", tmp_path / "out", "--quiet"]
     code, _, err = cli(capsys, *args)
@@ -317,7 +317,7 @@ def test_help_of_every_new_command(capsys):
 
 
 def test_console_script_on_a_bad_file(tmp_path):
-    (tmp_path / "t.csv").write_text("body\nhello\n")
+    (tmp_path / "t.csv").write_text("body\nhello\n", encoding="utf-8")
     r = run("cluster", "--data", str(tmp_path / "t.csv"), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip() == f"textmine cluster: error: {tmp_path / 't.csv'} has no column 'text' (--text-col); the columns it has are 'body'"
@@ -330,7 +330,7 @@ def test_bench_runs_only_the_chosen_datasets_and_models(tmp_path):
             "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert "skipping embeddings: it has none of the chosen datasets or models" in r.stdout
-    res = json.loads((tmp_path / "cnn" / "results.json").read_text())
+    res = json.loads((tmp_path / "cnn" / "results.json").read_text(encoding="utf-8"))
     assert {x["corpus"] for x in res["rows"]} == {"trec"}
     assert {x["model"] for x in res["rows"]} == {"TF-IDF + LogReg", "TextCNN-rand"}
     assert res["selection"] == {"corpora": ["trec"], "variants": ["rand"]} and not (tmp_path / "embeddings").exists()

@@ -173,7 +173,7 @@ def test_same_seed_same_predictions(trec_small):
 def test_save_then_load_in_a_fresh_process(fitted, trec_small, tmp_path):
     X, _ = trec_small
     path = fitted.save(tmp_path / "cnn.keras")
-    (tmp_path / "texts.txt").write_text("\n".join(X))
+    (tmp_path / "texts.txt").write_text("\n".join(X), encoding="utf-8")
     np.save(tmp_path / "expected.npy", fitted.predict_proba(X))
     script = textwrap.dedent("""
         import sys, numpy as np
@@ -181,7 +181,7 @@ def test_save_then_load_in_a_fresh_process(fitted, trec_small, tmp_path):
         from textmine.cnn import TextCNNClassifier
         d = Path(sys.argv[1])
         model = TextCNNClassifier.load(d / "cnn.keras")
-        texts = (d / "texts.txt").read_text().split("\\n")
+        texts = (d / "texts.txt").read_text(encoding="utf-8").split("\\n")
         np.testing.assert_allclose(model.predict_proba(texts), np.load(d / "expected.npy"), atol=1e-6)
         assert model.get_params()["widths"] == (2, 3) and model.get_params()["variant"] == "multichannel"
         print("ok", model.predict(texts[:3]).tolist())
@@ -189,7 +189,7 @@ def test_save_then_load_in_a_fresh_process(fitted, trec_small, tmp_path):
     env = {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
     import os
     env = {**os.environ, **env}
-    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, encoding="utf-8", env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("ok")
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.docs  # the docs/browser test: `pytest -m docs` runs on
 @pytest.fixture(scope="module")
 def site():
     "Build the site once for this module, with the interpreter running the tests (docs/build.py runs nbdev too)."
-    r = subprocess.run([sys.executable, "docs/build.py"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    r = subprocess.run([sys.executable, "docs/build.py"], cwd=ROOT, capture_output=True, encoding="utf-8", timeout=900)
     assert r.returncode == 0, f"docs/build.py failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return SITE
 

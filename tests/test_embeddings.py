@@ -104,7 +104,7 @@ def test_word2vec_files_are_read_by_gensim(tmp_path, small_w2v, binary):
 
 def test_bad_word2vec_file(tmp_path):
     path = tmp_path / "bad.txt"
-    path.write_text("hello world\n")
+    path.write_text("hello world\n", encoding="utf-8")
     with pytest.raises(ValueError, match="word2vec header"):
         KeyedVectors.load_word2vec_format(path)
 

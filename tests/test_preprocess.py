@@ -116,7 +116,7 @@ def test_deterministic_across_calls():
 def test_deterministic_across_processes():
     code = ("from textmine.preprocess import TextPreprocessor as T; "
             f"print(T('zh', stopwords='default').transform({ZH!r}), T('en', normalize='stem').transform({EN!r}))")
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", check=True,
                            env={**os.environ, "PYTHONHASHSEED": random_state}).stdout for random_state in ("1", "2")]
     assert runs[0] == runs[1] and runs[0]
 
@@ -252,5 +252,5 @@ def test_import_is_quiet_and_light():
     code = ("import sys, textmine.preprocess as p; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules and 'jieba' not in sys.modules; "
             "p.segment_zh('我喜欢这本书')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", check=True)
     assert out.stdout == "" and "Building prefix dict" not in out.stderr

@@ -25,7 +25,7 @@ def run_fresh(script: str) -> str:
     "Run `script` in a new Python process (textmine importable, TensorFlow not yet started); returns its stdout."
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, env=env, timeout=600)
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, encoding="utf-8", env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     return r.stdout
 
