@@ -102,7 +102,7 @@ def test_demo_quick_covers_every_chapter_beside_its_baseline(quick_demo):
 
 def test_demo_prints_one_line_per_model(quick_demo):
     _, r, saved = quick_demo
-    lines = r.stdout.splitlines()
+    lines = r.stderr.splitlines()   # progress goes to standard error, the final table to standard output
     for row in saved["rows"]:
         score = {"classification": "accuracy", "clustering": "ACC", "embeddings": "spearman"}[row["task"]]
         value = row[score.lower()]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import importlib.util
 import inspect
 import json
 import zipfile
@@ -99,13 +101,15 @@ def saved_head(path,  # a model file written by `KerasTextClassifier.save`
 
 def estimator_class(name: str,  # "module.Class", as `saved_head` returns it
                    ) -> type:
-    "The registered textmine classifier class of that name; anything else is refused, and nothing is imported."
+    "The registered textmine classifier class of that name; anything else is refused, and no other package is imported."
+    module = name.rpartition(".")[0]
+    if name not in _ESTIMATORS and module.startswith("textmine."):
+        try: spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError): spec = None
+        if spec is not None: importlib.import_module(module)  # textmine's own module: defining its classes registers them
     if name in _ESTIMATORS: return _ESTIMATORS[name]
-    if not name.startswith("textmine."):
-        raise ValueError(f"the file names the class {name!r}, which is not one of textmine's classifiers; "
-                         "only textmine's own registered classes are loaded")
-    raise ValueError(f"the file holds a {name}, which is not loaded: import {name.rsplit('.', 1)[0]} first, "
-                     "or load it with that class's own load()")
+    raise ValueError(f"the file names the class {name!r}, which is not one of textmine's classifiers; "
+                     "only textmine's own registered classes are loaded")
 
 # %% ../nbs/05a_classifier.ipynb #4a805f58
 @keras.saving.register_keras_serializable(package="textmine")
@@ -386,9 +390,17 @@ def _serving_module(model: keras.Model,  # the end-to-end model, raw strings (ba
 @keras.saving.register_keras_serializable(package="textmine")
 class MeanPooling(keras.layers.Layer):
     "Mean of the token vectors over real (non-padding) positions: $\\sum_t m_t h_t / \\max(\\sum_t m_t, 10^{-9})$."
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True  # it reads the mask of its input and passes none on: a mean has no positions left
+
+    def compute_mask(self, inputs, mask=None): return None
+
     def call(self, x,
-             padding_mask=None,  # (batch, tokens), True/1 for real tokens; None averages every position
+             padding_mask=None,  # (batch, tokens), True/1 for real tokens; None: Keras' mask of `x`, else every position
+             mask=None,  # the mask Keras passes along from an `Embedding(mask_zero=True)`
             ):
+        padding_mask = mask if padding_mask is None else padding_mask
         if padding_mask is None: return ops.mean(x, axis=1)
         m = ops.expand_dims(ops.cast(padding_mask, x.dtype), -1)
         return ops.sum(x * m, axis=1) / ops.maximum(ops.sum(m, axis=1), 1e-9)
@@ -423,6 +435,6 @@ class MeanEmbeddingClassifier(KerasTextClassifier):
 
     def network(self) -> keras.Model:
         ids = keras.Input((self.max_seq_length,), dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(len(self.vocabulary_), self.embedding_dim, name="embedding")(ids)
-        logits = keras.layers.Dense(len(self.classes_), name="classifier")(MeanPooling(name="mean")(x, padding_mask=ops.not_equal(ids, 0)))
+        x = keras.layers.Embedding(len(self.vocabulary_), self.embedding_dim, mask_zero=True, name="embedding")(ids)  # id 0 pads
+        logits = keras.layers.Dense(len(self.classes_), name="classifier")(MeanPooling(name="mean")(x))
         return keras.Model(ids, logits, name="mean_embedding")

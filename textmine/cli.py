@@ -19,7 +19,7 @@ from .core import native_stderr_silenced, set_seed
 with native_stderr_silenced():  # TensorFlow's start-up lines, written past Python's stderr
     from textmine.bench.runner import BENCHMARKS, bench_choices, run_benchmark
     from textmine.data import carrier_requirements, list_datasets
-    from textmine.demo import run_demo
+    from textmine.demo import format_demo_table, run_demo
     from textmine.workflows import (CLASSIFIERS, CLUSTER_FEATURES, CLUSTER_METHODS, cluster_table, predict_table,
                                     train_classifier)
 
@@ -41,7 +41,8 @@ def _cmd_datasets(args) -> int:
 
 def _cmd_demo(args) -> int:
     "Run the demo."
-    run_demo(args.out, random_state=args.random_state, quick=args.quick, force=args.force, verbose=not args.quiet)
+    table = run_demo(args.out, random_state=args.random_state, quick=args.quick, force=args.force, verbose=not args.quiet)
+    if not args.quiet: print(format_demo_table(table))  # the results on standard output, the progress on standard error
     return 0
 
 def _cmd_bench(args) -> int:

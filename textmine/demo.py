@@ -164,7 +164,6 @@ def run_demo(out: str | Path = "results/demo",  # folder for results.json, repor
               "neighbours": neighbours.to_dict("index"), "total_seconds": time.perf_counter() - t_start}
     (out / "results.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     (out / "report.md").write_text(demo_report(table, plots, result), encoding="utf-8")
-    say("\n" + format_demo_table(table))
     say(f"\nwrote {out / 'results.json'}, {out / 'report.md'} and {len(plots)} plots "
         f"in {result['total_seconds']:.0f} s")
     return table

@@ -66,7 +66,7 @@ def mean_std(values,  # one score per seed
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     "A DataFrame as a GitHub-flavoured markdown table, its index as the first columns, by `DataFrame.to_markdown`."
     names = [n if n is not None else "" for n in df.index.names]
-    return df.rename_axis(names).reset_index().to_markdown(index=False, floatfmt=floatfmt)
+    return df.rename_axis(names).reset_index().astype(object).to_markdown(index=False, floatfmt=floatfmt)  # object: ints stay ints
 
 # %% ../../nbs/93_bench_common.ipynb #65a00577
 def prepare_out(out: Path, force: bool) -> Path:
@@ -104,11 +104,11 @@ def compare_classifiers(corpus: str,  # name written in every row
                         train, test,  # `TextDataset`s: fit on train, score on test
                         models: list,  # (name, make) pairs; make(seed) returns an unfitted classifier
                         seeds,  # seeds to repeat every model over
-                        say=progress(True),  # progress printer
+                        say=None,  # a progress printer; None: log on the `textmine` logger
                         **extra,  # more columns for every row, or per model: {column: {model name: value}}
                        ) -> list:
     "Fit every model once per seed and score it on the test split: one row of scores per model and seed."
-    rows = []
+    say, rows = say or progress(True), []
     for model_name, make in models:
         for s in seeds:
             r = evaluate_classifier(make(s), train, test)
