@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 
-from .core import (atomic_path, check_choice, check_flag, check_int, check_positive, check_rate, check_texts,
+from .core import (atomic_path, check_choice, check_flag, check_int, check_labels, check_positive, check_rate, check_texts,
                            manifest_path, set_seed, sha256_file, verify_manifest)
 from .preprocess import make_text_vectorizer
 from .word_vectors import embedding_matrix, load_glove
@@ -54,13 +54,11 @@ def pretrained_matrix(vectors,  # KeyedVectors, or None for GloVe 6B-50d
 
 # %% ../nbs/05a_classifier.ipynb #476f1805
 def classifier_inputs(X, y=None):
-    "Texts as a list of str and labels as a 1-d array, with errors that name the argument."
+    "Texts as a list of str and labels as a 1-d array (no missing labels, one kind of label), with errors that name the argument."
     X = check_texts(X, "X")
     if not X: raise ValueError("X is empty: pass at least one text")
     if y is None: return X, None
-    if isinstance(y, (str, bytes)): raise ValueError(f"y must be a sequence of labels, got a single {type(y).__name__}")
-    y = np.asarray(y)
-    if y.ndim != 1: raise ValueError(f"y must hold one label per text (1-d), got an array of shape {y.shape}")
+    y = check_labels(y, "y")
     if len(y) != len(X): raise ValueError(f"y has {len(y)} labels but X has {len(X)} texts")
     if len(np.unique(y)) < 2:
         raise ValueError(f"y must hold at least two classes to learn from, got only {np.unique(y).tolist()!r}")
@@ -217,6 +215,10 @@ class KerasTextClassifier(ClassifierMixin, BaseEstimator):
         if vocabulary is None:
             vocabulary = make_text_vectorizer(X_train, max_tokens=self.max_tokens,
                                               split=getattr(self, "split", "whitespace")).get_vocabulary()
+        if len(vocabulary) <= 2:  # only padding and [UNK]: the texts have no tokens (empty, spaces or punctuation)
+            got = f"; e.g. {X_train[0]!r:.60}" if X_train else ""
+            raise ValueError(f"X has no tokens to learn a vocabulary from: every training text is empty, white space or "
+                             f"punctuation once lowercased and stripped of punctuation{got}")
         self.vocabulary_ = [str(w) for w in vocabulary]
         self._prepare(X_train)
         self.vectorizer_ = self._make_vectorizer()
@@ -257,6 +259,7 @@ class KerasTextClassifier(ClassifierMixin, BaseEstimator):
             strategy=None,  # a `tf.distribute.Strategy` (e.g. `MirroredStrategy`) to build and train the network under; None: one device
            ):
         "Learn the vocabulary and train the network on texts `X` with labels `y`; returns self."
+        if y is None: raise TypeError(f"{type(self).__name__}.fit needs the labels y of the texts, got None")
         X, y = classifier_inputs(X, y)
         self.check_params()
         strategy_scope(strategy)  # a strategy of the wrong kind stops here, before any work

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
 from .baselines import tfidf_features
-from .core import check_int, check_texts
+from .core import check_features, check_int, check_labels, check_texts
 from .minilm import SentenceEncoder
 from .word_vectors import DocumentEmbedding
 
@@ -56,6 +56,7 @@ def k_distances(X,  # document vectors (dense or sparse)
     "Each document's distance to its k-th nearest neighbour, sorted ascending: the k-distance curve."
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 1:
         raise ValueError(f"n_neighbors must be an integer >= 1, got {n_neighbors!r}")
+    X = check_features(X)
     if X.shape[0] <= n_neighbors: raise ValueError(f"X needs more than n_neighbors={n_neighbors} rows, got {X.shape[0]}")
     dist, _ = NearestNeighbors(n_neighbors=n_neighbors + 1, metric=metric).fit(X).kneighbors(X)
     return np.sort(dist[:, -1])   # column 0 is the document itself
@@ -95,7 +96,7 @@ def choose_k(X,  # document vectors
              sample_size: int | None = 2000,  # documents used for the silhouette; None for all
             ) -> pd.DataFrame:
     "k-means inertia (elbow) and mean silhouette for every k in `ks`, indexed by k."
-    ks = [int(v) for v in ks]
+    X, ks = check_features(X), [int(v) for v in ks]
     if not ks or min(ks) < 2 or max(ks) >= X.shape[0]:
         raise ValueError(f"ks must hold integers in [2, n_samples), got {ks} for {X.shape[0]} samples")
     rows = []
@@ -131,12 +132,14 @@ def class_tfidf(texts,  # the documents
                 max_df: float = 0.5,  # ignore terms in a larger share of documents ("said" in news)
                ) -> pd.DataFrame:
     "Top `n_words` class-based TF-IDF keywords of every cluster: one row per cluster, its size and its words."
-    texts, labels = check_texts(texts, "texts"), np.asarray(labels).reshape(-1)
+    texts, labels = check_texts(texts, "texts"), check_labels(labels, "labels")
     if len(texts) != len(labels): raise ValueError(f"texts has {len(texts)} items but labels has {len(labels)}")
     clusters = [c for c in np.unique(labels) if c != -1]
     if not clusters: raise ValueError("labels holds no cluster (only noise, -1)")
     cv = CountVectorizer(stop_words=stop_words, min_df=min_df, max_df=max_df)
-    counts = cv.fit_transform(texts)
+    try: counts = cv.fit_transform(texts)
+    except ValueError as e:  # scikit-learn: no term is left (empty texts, only stop words, or min_df/max_df drop every term)
+        raise ValueError(f"texts leave no terms to rank (stop_words={stop_words!r}, min_df={min_df!r}, max_df={max_df!r}): {e}") from None
     vocab = cv.get_feature_names_out()
     tf = np.vstack([np.asarray(counts[labels == c].sum(0)).ravel() for c in clusters]).astype(float)
     A = tf.sum() / len(clusters)                                  # average words per cluster
@@ -151,8 +154,8 @@ def representative_documents(X,  # document vectors used by the clustering
                              n: int = 3,  # documents per cluster
                             ) -> dict:
     "For each cluster, the indices of the `n` documents most similar (cosine) to its centroid."
-    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=float)
-    labels = np.asarray(labels).reshape(-1)
+    X = check_features(X)
+    X, labels = X.toarray() if hasattr(X, "toarray") else X, check_labels(labels, "labels")
     if len(labels) != len(X): raise ValueError(f"labels has {len(labels)} items but X has {len(X)} rows")
     Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
     out = {}
@@ -174,7 +177,9 @@ def plot_cluster_map(X,  # document vectors
     "Documents in 2-D (PCA, or t-SNE after a 50-d PCA), coloured by cluster and, if given, by true class; returns the Figure."
     import matplotlib.pyplot as plt
     if method not in ("tsne", "pca"): raise ValueError(f"method must be 'tsne' or 'pca', got {method!r}")
-    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=float)
+    X = check_features(X)
+    X = X.toarray() if hasattr(X, "toarray") else X
+    if len(X) < 3: raise ValueError(f"X must hold at least 3 documents to draw a map, got {len(X)}")
     P = PCA(min(50, *X.shape), random_state=random_state).fit_transform(X)
     if method == "tsne":
         from sklearn.manifold import TSNE

@@ -19,8 +19,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['logger', 'check_int', 'check_rate', 'check_positive', 'check_choice', 'check_flag', 'check_n_clusters', 'check_texts',
-           'set_seed', 'one_blas_thread', 'sha256_file', 'manifest_path', 'atomic_path', 'verify_manifest', 'progress',
-           'native_stderr_silenced']
+           'check_labels', 'check_features', 'set_seed', 'one_blas_thread', 'sha256_file', 'manifest_path',
+           'atomic_path', 'verify_manifest', 'progress', 'native_stderr_silenced']
 
 # %% ../nbs/80_core.ipynb #76376ead
 def _is_number(value) -> bool: return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
@@ -63,12 +63,59 @@ def check_texts(texts, name: str = "texts") -> list[str]:
     "Return `texts` as a list of `str`; raise `TypeError` naming the first item that is not a string."
     if isinstance(texts, (str, bytes)):
         raise TypeError(f"{name} must be a list of strings, got a single {type(texts).__name__}; wrap it in a list")
+    if isinstance(texts, (dict, set, frozenset)):  # keys only, or no order: the texts would change without a word
+        raise TypeError(f"{name} must be a list of strings, got a {type(texts).__name__}")
     try: texts = list(texts)
     except TypeError: raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r:.60}")
     return texts
+
+def _label_kind(v) -> str | None:
+    "'bool', 'number' or 'str' for a label of that kind; None for anything that cannot be a class."
+    if isinstance(v, (bool, np.bool_)): return "bool"
+    if isinstance(v, (int, float, np.integer, np.floating)): return "number"
+    if isinstance(v, str): return "str"
+    return None
+
+def check_labels(y, name: str = "y") -> np.ndarray:
+    """`y` as a 1-d array of class labels, all strings, all numbers or all booleans; a ValueError or TypeError names
+    the argument and the first label that is missing (None, NaN), infinite, of another kind, or not a label at all."""
+    if y is None: raise TypeError(f"{name} must be a sequence of labels, got None")
+    if isinstance(y, (str, bytes)): raise TypeError(f"{name} must be a sequence of labels, got a single {type(y).__name__}")
+    if isinstance(y, (dict, set, frozenset)): raise TypeError(f"{name} must be a sequence of labels, got a {type(y).__name__}")
+    arr = y if isinstance(y, np.ndarray) else np.asarray(list(y) if not hasattr(y, "__array__") else y, dtype=object)
+    if arr.ndim != 1: raise ValueError(f"{name} must hold one label per item (1-d), got an array of shape {arr.shape}")
+    if arr.dtype.kind in "biuU": return arr
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if len(bad): raise ValueError(f"{name}[{bad[0]}] is {arr[bad[0]]!r}: every label must be a class, not a missing or infinite value")
+        return arr
+    first = {}  # kind -> index of its first label
+    for i, v in enumerate(arr.tolist()):
+        kind = _label_kind(v)
+        if kind is None: raise TypeError(f"{name}[{i}] must be a string or a number, got {type(v).__name__}: {v!r:.60}")
+        if kind == "number" and not np.isfinite(v):
+            raise ValueError(f"{name}[{i}] is {v!r}: every label must be a class, not a missing or infinite value")
+        first.setdefault(kind, i)
+    if len(first) > 1:
+        (k1, i1), (k2, i2) = list(first.items())[:2]
+        raise TypeError(f"{name} mixes labels of different kinds: {name}[{i1}] is a {k1} ({arr[i1]!r}) and {name}[{i2}] is a {k2} "
+                        f"({arr[i2]!r}); convert them to one kind first")
+    return np.asarray(arr.tolist()) if len(arr) else arr
+
+def check_features(X, name: str = "X"):
+    "`X` as a 2-d array (a scipy sparse matrix stays sparse) with at least one row and only finite values, or a ValueError naming it."
+    if hasattr(X, "toarray"): values, shape = X.data, X.shape
+    else:
+        try: X = np.asarray(X, dtype=float)
+        except (TypeError, ValueError): raise TypeError(f"{name} must be a 2-d array of numbers, got {type(X).__name__}") from None
+        values, shape = X, X.shape
+    if len(shape) != 2: raise ValueError(f"{name} must be 2-d (documents x features), got shape {shape}")
+    if shape[0] == 0 or shape[1] == 0: raise ValueError(f"{name} is empty: got shape {shape}")
+    if not np.isfinite(values).all(): raise ValueError(f"{name} contains NaN or infinite values")
+    return X
 
 # %% ../nbs/80_core.ipynb #810667ec
 def set_seed(random_state: int,  # any non-negative integer

