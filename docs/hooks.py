@@ -1,6 +1,6 @@
 """MkDocs hooks for the textmine site (see mkdocs.yml): every page loads local files only, shares one notebook style sheet,
 loads MathJax only where it has math, and has a table of contents whose entries match its headings."""
-import hashlib, html as htmlmod, re
+import hashlib, html as htmlmod, posixpath, re
 from pathlib import Path
 
 from mkdocs.structure.toc import get_toc
@@ -121,7 +121,8 @@ def purge(css, used):
 def on_post_build(config):
     "Write the shared style sheets; then point links at anchors a page does not have at the right place, or unlink them."
     site = Path(config.site_dir)
-    pages = {p.relative_to(site).as_posix(): p.read_text(encoding="utf-8") for p in site.glob("*.html")}
+    pages = {p.relative_to(site).as_posix(): p.read_text(encoding="utf-8") for p in site.rglob("*.html")
+             if p.relative_to(site).parts[0] not in ("assets", "search")}  # the pages, in subfolders (solutions/) too
     used = {c for h in pages.values() for a in re.findall(r'\bclass="([^"]*)"', h) for c in a.split()}
     used |= set(re.findall(r"\btm-[\w-]+", (Path(config.docs_dir) / "assets" / "textmine.js").read_text()))  # added by scripts
     for name, css in _css.items(): (site / name).write_text(purge(css, used), encoding="utf-8")
@@ -129,7 +130,8 @@ def on_post_build(config):
     link = re.compile(r'<a href="([\w./-]*\.html)?#([^"]+)"([^>]*)>(.*?)</a>', re.S)
     for name, h in pages.items():
         def fix(m):
-            target, anchor, attrs, inner = m[1] or name, m[2], m[3], m[4]
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(name), m[1])) if m[1] else name
+            anchor, attrs, inner = m[2], m[3], m[4]
             code = re.fullmatch(r"<code>[^<]*</code>(\(\))?", inner.strip())
             if code and anchor in ids[name] and target != name: return f'<a href="#{anchor}"{attrs}>{inner}</a>'  # own page first
             if anchor in ids.get(target, ()): return m[0]

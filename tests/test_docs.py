@@ -72,10 +72,15 @@ def test_pages_load_nothing_from_the_network(site):
         assert not remote, f"{page.relative_to(site)} loads from the network: {remote}"
 
 
+def pages_of(site):
+    "The site's pages, those in subfolders (solutions/) too, not the files of its assets."
+    return sorted(p for p in site.rglob("*.html") if p.relative_to(site).parts[0] not in ("assets", "search"))
+
+
 def test_links_between_pages_resolve(site):
     "Every relative link of a page points at a file of the site (a notebook link became a page link), and at an element of it."
-    pages = sorted(site.glob("*.html"))
-    ids = {p.name: set(re.findall(r'\bid="([^"]+)"', p.read_text(encoding="utf-8"))) for p in pages}
+    pages = pages_of(site)
+    ids = {p: set(re.findall(r'\bid="([^"]+)"', p.read_text(encoding="utf-8"))) for p in pages}
     for page in pages:
         html = page.read_text(encoding="utf-8")
         if page.name == "404.html":  # served at any address: its links must not assume the server's root
@@ -83,15 +88,15 @@ def test_links_between_pages_resolve(site):
         for href in re.findall(r'<a\b[^>]*?\bhref="([^"]+)"', html):
             if not re.match(r"[a-z]+:|//", href):  # a file of the site, e.g. data.html#load_dataset
                 path, _, anchor = href.partition("#")
-                target = page.parent / path.split("?")[0] if path else page
-                assert target.exists(), f"{page.name}: broken link {href}"
+                target = Path(os.path.normpath(page.parent / path.split("?")[0])) if path else page
+                assert target.exists(), f"{page.relative_to(site)}: broken link {href}"
                 if anchor and target.suffix == ".html":
-                    assert unquote(anchor) in ids[target.name], f"{page.name}: link {href} to a missing anchor"
+                    assert unquote(anchor) in ids[target], f"{page.relative_to(site)}: link {href} to a missing anchor"
 
 
 def test_no_markdown_link_syntax_on_pages(site):
     "No page shows markdown link syntax as text: not in prose, not in the comments of an API entry's signature."
-    for page in sorted(site.glob("*.html")):
+    for page in pages_of(site):
         html = re.sub(r"<(script|style)\b.*?</\1>", "", page.read_text(encoding="utf-8"), flags=re.S)
         literal = re.findall(r"\]\((?:https?:|[\w./-]+\.(?:html|ipynb)|#)[^)\s]*\)", re.sub(r"<[^>]+>", "", html))
         assert not literal, f"{page.name} shows markdown links as text: {literal[:3]}"
@@ -103,6 +108,27 @@ def test_sidebar_lists_the_notebooks_in_order(site):
     nav = html[html.index('data-md-type="navigation"'):]
     hrefs = list(dict.fromkeys(re.findall(r'<a href="([^"#]+)" class="md-nav__link', nav)))
     assert hrefs[:len(chapters()) + 1] == ["index.html"] + [p.name for p, _ in chapters()]
+
+
+def test_solutions_have_their_own_section_and_link_both_ways(site):
+    """The solutions notebooks are pages of a `Solutions` section after the chapters; each chapter with a solutions
+    notebook links to its page, and the page links back to the chapter."""
+    solutions = sorted((ROOT / "nbs" / "solutions").glob("*.ipynb"))
+    if not solutions: pytest.skip("no solutions notebooks")
+    html = (site / "index.html").read_text(encoding="utf-8")
+    nav = html[html.index('data-md-type="navigation"'):]
+    assert re.search(r">\s*Solutions\s*<", nav), "no Solutions section in the sidebar"
+    hrefs = list(dict.fromkeys(re.findall(r'<a href="([^"#]+)" class="md-nav__link', nav)))
+    shown = [h for h in hrefs if h.startswith("solutions/")]
+    assert len(shown) == len(solutions), f"the sidebar lists {len(shown)} of {len(solutions)} solutions pages"
+    assert hrefs.index(shown[0]) > max(hrefs.index(p.name) for p, _ in chapters()), "solutions come after the chapters"
+    for nb in solutions:
+        name = re.sub(r"^\d+[a-zA-Z0-9]*_", "", nb.stem.lower())  # nbdev's page name: data_solutions
+        chapter = re.sub(r"_solutions$", "", name)
+        back = (site / "solutions" / f"{name}.html").read_text(encoding="utf-8")
+        assert f'href="../{chapter}.html' in back, f"solutions/{name}.html does not link back to {chapter}.html"
+        if (site / f"{chapter}.html").is_file() and f"solutions/{nb.name}" in (ROOT / "nbs" / nb.name.replace("_solutions", "")).read_text(encoding="utf-8"):
+            assert f'href="solutions/{name}.html' in (site / f"{chapter}.html").read_text(encoding="utf-8"), f"{chapter}.html: no link to its solutions"
 
 
 def chromium():
@@ -159,7 +185,8 @@ def readings(site):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=["--disable-gpu", "--disable-dev-shm-usage", "--no-sandbox"])
         try:
-            for page in sorted(set(site.glob("*.html")) - {site / "404.html"}):
+            for page in sorted(set(pages_of(site)) - {site / "404.html"}):
+                key = page.relative_to(site).as_posix()
                 (w, h), files, failed = WIDTHS["laptop"], set(), []
                 tab = browser.new_page(viewport={"width": w, "height": h})
                 tab.on("request", lambda r: r.url.startswith("file:") and files.add(Path(unquote(urlparse(r.url).path))))
@@ -171,9 +198,9 @@ def readings(site):
                     tab.set_viewport_size({"width": w, "height": h})
                     tab.evaluate(MATHJAX_DONE)  # MathJax re-typesets on resize; the page's script re-marks the frames
                     tab.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
-                    res[page.name, width] = tab.evaluate(READ)
-                res[page.name, "laptop"].update(dom=tab.content())
-                for width in WIDTHS: res[page.name, width].update(failed=failed, files=files,
+                    res[key, width] = tab.evaluate(READ)
+                res[key, "laptop"].update(dom=tab.content())
+                for width in WIDTHS: res[key, width].update(failed=failed, files=files,
                                                                    bytes=sum(f.stat().st_size for f in files if f.is_file()))
                 tab.close()
         finally: browser.close()
