@@ -23,6 +23,14 @@ ENV = {"TQDM_DISABLE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 KERNEL_ARGS = ["--IPKernelApp.capture_fd_output=False"]
 
 
+def kernel_args() -> list:
+    "KERNEL_ARGS less those the python3 kernelspec already passes (`make install` writes them there for JupyterLab)."
+    from jupyter_client.kernelspec import KernelSpecManager
+    try: argv = KernelSpecManager().get_kernel_spec("python3").argv
+    except Exception: argv = []
+    return [a for a in KERNEL_ARGS if a not in argv]
+
+
 def find(name: str) -> Path:
     "The notebook a name means: `07_rnn`, `07_rnn.ipynb`, `nbs/07_rnn.ipynb` or `solutions/07_rnn_solutions`."
     p = Path(name)
@@ -48,7 +56,7 @@ def execute(path: Path, timeout: int = 3600) -> float:
     nb = nbformat.read(path, as_version=4)
     for k, v in ENV.items(): os.environ[k] = v
     os.environ.pop("IN_TEST", None)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=KERNEL_ARGS,
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", extra_arguments=kernel_args(),
                             resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
     client.execute()
