@@ -271,26 +271,32 @@ class SkipGramNS(keras.Model):
         w, c = inputs["w"], inputs["c"]
         return ops.einsum("bd,bkd->bk", self.W(w), self.W_context(c))
 
-    def gradients(self, data):
-        "Scores s and the gradients dL/dv (batch, d) and dL/du (batch * (1 + k), d) of a batch {w, c, weight}."
-        w, c, weight = data["w"], data["c"], data["weight"]
-        v, u = self.W(w), self.W_context(c)
+    def rows(self, data):
+        "The rows v_w (batch, d) and u_c (batch, 1 + k, d) that a batch {w, c} reads."
+        return self.W(data["w"]), self.W_context(data["c"])
+
+    def gradients(self, v, u, weight):
+        "Scores s, dL/dv (batch, d) and dL/du (batch * (1 + k), d); `weight` (batch,) is 0 for padding pairs."
         s = ops.einsum("bd,bkd->bk", v, u)
         g = sgns_score_gradient(s) * weight[:, None]
         dv = ops.einsum("bk,bkd->bd", g, u)
         du = ops.reshape(g[:, :, None] * v[:, None, :], (-1, self.embedding_dim))
         return s, dv, du
 
-    def train_step(self, data):
-        "One sparse SGD step on a batch {w, c, weight, lr}; padding pairs have weight 0."
+    def update_rows(self, data, dv, du):
+        "SGD on the touched rows only: the gradients as `IndexedSlices`, at the batch's learning rate."
         import tensorflow as tf
-        w, c, weight = data["w"], data["c"], data["weight"]
-        s, dv, du = self.gradients(data)
         shape = (self.vocab_size, self.embedding_dim)
         self.optimizer.learning_rate.assign(data["lr"])
-        self.optimizer.apply([tf.IndexedSlices(dv, w, shape), tf.IndexedSlices(du, ops.reshape(c, (-1,)), shape)],
+        self.optimizer.apply([tf.IndexedSlices(dv, data["w"], shape), tf.IndexedSlices(du, ops.reshape(data["c"], (-1,)), shape)],
                              [self.W.embeddings, self.W_context.embeddings])
-        self.loss_tracker.update_state(sgns_loss(s), sample_weight=weight)  # mean loss per pair over the epoch
+
+    def train_step(self, data):
+        "One sparse SGD step on a batch {w, c, weight, lr}: gather the rows, compute the gradient, update the rows."
+        v, u = self.rows(data)
+        s, dv, du = self.gradients(v, u, data["weight"])
+        self.update_rows(data, dv, du)
+        self.loss_tracker.update_state(sgns_loss(s), sample_weight=data["weight"])  # mean loss per pair over the epoch
         return {"loss": self.loss_tracker.result()}
 
     def fit_blocks(self,
