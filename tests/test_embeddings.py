@@ -1,4 +1,8 @@
 """API contracts of textmine.embeddings and textmine.word_vectors: bad input, save/load, determinism, references."""
+import threading
+import time
+
+import keras
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -6,7 +10,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from textmine.data import load_dataset
-from textmine.embeddings import GloVe, KeyedVectors, LineCorpus, Word2Vec, cooccurrence_matrix, skipgram_pairs
+from textmine.embeddings import (GloVe, KeyedVectors, LineCorpus, SkipGramNS, Word2Vec, _in_background, _PairStream,
+                                 cooccurrence_matrix, keep_probability, skipgram_pairs)
 from textmine.word_vectors import (DocumentEmbedding, embedding_matrix, evaluate_analogies, evaluate_word_pairs,
                                    load_glove)
 
@@ -31,6 +36,54 @@ def test_same_seed_same_vectors(corpus, small_w2v):
     assert np.array_equal(again.wv.vectors, small_w2v.wv.vectors)
     other = Word2Vec(vector_size=16, min_count=2, sample=1e-3, epochs=2, random_state=1).fit(corpus)
     assert not np.allclose(other.wv.vectors, small_w2v.wv.vectors)
+
+
+def test_default_sample_is_gensims_and_deterministic(corpus):
+    # the subsampling threshold defaults to gensim's 1e-3 (1e-5 discards most tokens of a small corpus)
+    assert Word2Vec().sample == 1e-3
+    counts = np.array([1000, 10, 1])
+    np.testing.assert_allclose(keep_probability(counts), keep_probability(counts, t=1e-3))
+    a, b = (Word2Vec(vector_size=16, min_count=2, epochs=1, random_state=5).fit(corpus) for _ in range(2))
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)  # same seed (`seed`, later `random_state`): same vectors
+    kept = {t: Word2Vec(vector_size=16, min_count=2, epochs=1, sample=t, random_state=5).fit(corpus).n_pairs_ for t in (1e-5, 1e-3)}
+    assert a.n_pairs_ == kept[1e-3] > 2 * kept[1e-5]
+
+
+def _stream(random_state=0):
+    docs = [np.random.default_rng(i).integers(0, 30, 60).astype(np.int32) for i in range(40)]
+    counts = np.bincount(np.concatenate(docs), minlength=30)
+    return _PairStream(docs, counts, int(counts.sum()), window=3, negative=5, sample=0, batch_size=64, epochs=1,
+                       alpha=0.025, min_alpha=1e-4, random_state=random_state)
+
+
+@pytest.mark.parametrize("prefetch", [1, 64])
+def test_background_batches_give_the_same_vectors(prefetch):
+    vectors = []
+    for p in (0, prefetch):
+        model = SkipGramNS(30, 16, random_state=0)
+        model.compile(optimizer=keras.optimizers.SGD(0.025))
+        loss = model.fit_blocks(_stream()(), prefetch=p)
+        vectors.append((model.W.embeddings.numpy(), model.W_context.embeddings.numpy(), loss))
+    np.testing.assert_array_equal(vectors[0][0], vectors[1][0])
+    np.testing.assert_array_equal(vectors[0][1], vectors[1][1])
+    assert vectors[0][2] == vectors[1][2]
+
+
+def test_background_thread_keeps_order_and_raises_errors():
+    assert list(_in_background(iter(range(100)), 3)) == list(range(100))
+    def failing():
+        yield 1
+        raise ValueError("bad chunk")
+    with pytest.raises(ValueError, match="bad chunk"):
+        list(_in_background(failing(), 2))
+    before = threading.active_count()
+    batches = _in_background(iter(range(10**6)), 2)
+    assert next(batches) == 0
+    batches.close()  # a consumer that stops early leaves no thread blocked on the full queue
+    for _ in range(100):
+        if threading.active_count() == before: break
+        time.sleep(0.05)
+    assert threading.active_count() == before
 
 
 def test_training_lowers_the_loss_and_counts_pairs(small_w2v):

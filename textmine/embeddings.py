@@ -173,7 +173,7 @@ def build_vocab(token_lists: Iterable[list[str]],  # the tokenized corpus
 
 # %% ../nbs/04_embeddings.ipynb #52a084ca
 def keep_probability(counts,  # corpus count of every vocabulary word
-                     t: float = 1e-5,  # subsampling threshold; 0 keeps every word
+                     t: float = 1e-3,  # subsampling threshold (gensim's default); 0 keeps every word
                      n_tokens: int | None = None,  # corpus length; defaults to counts.sum()
                     ) -> np.ndarray:
     "Probability that an occurrence of each word survives subsampling (word2vec's formula)."
@@ -269,24 +269,37 @@ class SkipGramNS(keras.Model):
         w, c = inputs["w"], inputs["c"]
         return ops.einsum("bd,bkd->bk", self.W(w), self.W_context(c))
 
-    def train_step(self, data):
-        "One sparse SGD step on a batch {w, c, weight, lr}; padding pairs have weight 0."
-        import tensorflow as tf
-        w, c, weight = data["w"], data["c"], data["weight"]
-        v, u = self.W(w), self.W_context(c)
+    def rows(self, data):
+        "The rows v_w (batch, d) and u_c (batch, 1 + k, d) that a batch {w, c} reads."
+        return self.W(data["w"]), self.W_context(data["c"])
+
+    def gradients(self, v, u, weight):
+        "Scores s, dL/dv (batch, d) and dL/du (batch * (1 + k), d); `weight` (batch,) is 0 for padding pairs."
         s = ops.einsum("bd,bkd->bk", v, u)
         g = sgns_score_gradient(s) * weight[:, None]
         dv = ops.einsum("bk,bkd->bd", g, u)
         du = ops.reshape(g[:, :, None] * v[:, None, :], (-1, self.embedding_dim))
+        return s, dv, du
+
+    def update_rows(self, data, dv, du):
+        "SGD on the touched rows only: the gradients as `IndexedSlices`, at the batch's learning rate."
+        import tensorflow as tf
         shape = (self.vocab_size, self.embedding_dim)
         self.optimizer.learning_rate.assign(data["lr"])
-        self.optimizer.apply([tf.IndexedSlices(dv, w, shape), tf.IndexedSlices(du, ops.reshape(c, (-1,)), shape)],
+        self.optimizer.apply([tf.IndexedSlices(dv, data["w"], shape), tf.IndexedSlices(du, ops.reshape(data["c"], (-1,)), shape)],
                              [self.W.embeddings, self.W_context.embeddings])
-        self.loss_tracker.update_state(sgns_loss(s), sample_weight=weight)  # mean loss per pair over the epoch
+
+    def train_step(self, data):
+        "One sparse SGD step on a batch {w, c, weight, lr}: gather the rows, compute the gradient, update the rows."
+        v, u = self.rows(data)
+        s, dv, du = self.gradients(v, u, data["weight"])
+        self.update_rows(data, dv, du)
+        self.loss_tracker.update_state(sgns_loss(s), sample_weight=data["weight"])  # mean loss per pair over the epoch
         return {"loss": self.loss_tracker.result()}
 
     def fit_blocks(self,
                    blocks: Iterable[dict],  # blocks of whole batches {w, c, weight, lr}, as `_PairStream` yields them
+                   prefetch: int = 64,  # batches a background thread makes ahead; 0 makes them in the training loop
                   ) -> float:
         "Run the XLA-compiled `train_step` once per batch of each numpy block; returns the mean loss per pair."
         import tensorflow as tf
@@ -295,9 +308,10 @@ class SkipGramNS(keras.Model):
         if getattr(self, "_compiled_step", None) is None:
             self._compiled_step = tf.function(self.train_step, jit_compile=True)
         self.loss_tracker.reset_state()
-        for block in blocks:
-            for j in range(len(block["w"])):
-                self._compiled_step({key: value[j] for key, value in block.items()})
+        batches = ({key: tf.constant(value[j]) for key, value in block.items()}  # numpy -> tensors, once per batch
+                   for block in blocks for j in range(len(block["w"])))
+        for batch in _in_background(batches, prefetch) if prefetch else batches:
+            self._compiled_step(batch)
         return float(self.loss_tracker.result())
 
     def get_config(self):
@@ -343,6 +357,26 @@ def _chunks(docs: Iterable[np.ndarray], chunk_tokens: int) -> Iterator[tuple[np.
         if n >= chunk_tokens:
             yield np.concatenate(ids), np.repeat(np.arange(len(ids)), [len(d) for d in ids]); ids, n = [], 0
     if ids: yield np.concatenate(ids), np.repeat(np.arange(len(ids)), [len(d) for d in ids])
+
+def _in_background(items: Iterable, size: int) -> Iterator:
+    "The items of `items` in their order, made by a daemon thread at most `size` ahead; its errors are raised here."
+    import queue, threading
+    q, done, stop = queue.Queue(size), object(), threading.Event()
+    def produce():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try: q.put(item, timeout=0.1); break
+                    except queue.Full: pass
+                if stop.is_set(): return
+            q.put(done)
+        except BaseException as e: q.put(e)
+    threading.Thread(target=produce, daemon=True).start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException): raise item
+            yield item
+    finally: stop.set()  # the consumer stopped (or failed): let the thread end
 
 class _PairStream:
     "Batches {w, c, weight, lr} for one epoch after another, generated chunk by chunk from an encoded corpus."
@@ -407,7 +441,7 @@ class Word2Vec:
                  vector_size: int = 100,  # d, dimensions of each word vector
                  window: int = 5,  # W, largest distance between a target and a context word
                  negative: int = 5,  # k, noise words per pair
-                 sample: float = 1e-5,  # t, subsampling threshold (0 turns subsampling off)
+                 sample: float = 1e-3,  # t, subsampling threshold (gensim's default; 0 turns subsampling off)
                  min_count: int = 5,  # ignore words seen fewer times
                  max_vocab_size: int | None = None,  # keep at most this many words
                  epochs: int = 5,  # passes over the corpus
