@@ -25,7 +25,7 @@ from textmine.classifier import KerasTextClassifier
 from textmine.core import manifest_path, sha256_file, verify_manifest
 from textmine.data import load_dataset
 from textmine.minilm import (BertEmbeddings, MiniLMClassifier, SentenceEncoder, minilm_forward_numpy,
-                             minilm_tokenizer_sha256, tokenize)
+                             minilm_tokenizer_sha256, minilm_tokenize)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minilm_reference.npz"
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,7 +187,7 @@ def test_sentence_encoder_equals_sentence_transformers(encoder, reference, no_ne
     print(f"min cosine {cos.min():.8f}, max abs error {err:.2e}")
     assert cos.min() >= 0.9999 and err < 1e-5
     # the independent numpy forward pass agrees too
-    ids, mask = tokenize(sentences)
+    ids, mask = minilm_tokenize(sentences)
     np.testing.assert_array_equal(mask.sum(1), reference["lengths"])
     np.testing.assert_array_equal(ids, reference["input_ids"][:, :ids.shape[1]])
     assert cosine(minilm_forward_numpy(ids, mask), reference["embeddings"]).min() >= 0.9999
@@ -196,7 +196,7 @@ def test_sentence_encoder_equals_sentence_transformers(encoder, reference, no_ne
 def test_sentence_encoder_edge_inputs(encoder, reference):
     sentences = [str(s) for s in reference["sentences"]]
     long_text = next(s for s in sentences if len(s.split()) > 300)
-    ids, _ = tokenize([long_text])
+    ids, _ = minilm_tokenize([long_text])
     assert ids.shape == (1, 256)                       # cut to max_seq_length, [CLS] ... [SEP] kept
     vecs = encoder.transform(["", "a", "这部电影非常好看", "🎉🎉", long_text + " and much more text after the cut"])
     assert np.isfinite(vecs).all() and vecs.shape == (5, 384)

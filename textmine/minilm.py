@@ -27,7 +27,7 @@ from .data import carrier_path
 
 # %% auto #0
 __all__ = ['MINILM_CARRIER', 'minilm_path', 'minilm_config', 'load_minilm_weights', 'minilm_tokenizer', 'minilm_tokenizer_sha256',
-           'minilm_weights_sha256', 'tokenize', 'BertEmbeddings', 'build_minilm', 'load_minilm_into',
+           'minilm_weights_sha256', 'minilm_tokenize', 'BertEmbeddings', 'build_minilm', 'load_minilm_into',
            'minilm_forward_numpy', 'SentenceEncoder', 'encoder_throughput', 'minilm_logreg', 'MiniLMClassifier']
 
 # %% ../nbs/08b_minilm.ipynb #8939f534
@@ -77,7 +77,7 @@ def minilm_weights_sha256() -> str:
     "SHA-256 digest of the installed `model.safetensors`: cached sentence vectors are only reused for the same weights."
     return sha256_file(minilm_path("model.safetensors"))
 
-def tokenize(texts,  # a list of strings
+def minilm_tokenize(texts,  # a list of strings
              max_seq_length: int = 256,  # truncate to this many tokens, [CLS] and [SEP] included
              pad_to_multiple_of: int = 1,  # round the padded length up (fewer distinct shapes for a compiled model)
             ) -> tuple[np.ndarray, np.ndarray]:
@@ -305,7 +305,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             for s in range(0, len(texts), self.batch_size):
                 idx = order[s:s + self.batch_size]
                 # a compiled forward pass is specialised to its shape: round lengths up to 16, keep the batch size
-                ids, mask = tokenize([texts[i] for i in idx], self.max_seq_length_, pad_to_multiple_of=16 if fixed else 1)
+                ids, mask = minilm_tokenize([texts[i] for i in idx], self.max_seq_length_, pad_to_multiple_of=16 if fixed else 1)
                 if fixed and len(idx) < self.batch_size:
                     ids, mask = (np.pad(a, ((0, self.batch_size - len(idx)), (0, 0))) for a in (ids, mask))
                 out[idx] = ops.convert_to_numpy(forward(ids, mask))[:len(idx)]
@@ -344,7 +344,7 @@ def encoder_throughput(texts,  # texts to encode, all padded to `seq_len`
     texts = check_texts(texts)
     if len(texts) < batch_size: raise ValueError(f"texts must hold at least batch_size={batch_size} texts, got {len(texts)}")
     texts = texts[: len(texts) // batch_size * batch_size]                     # full batches only: one compiled shape
-    ids, mask = tokenize(texts, max_seq_length=max_seq_length)
+    ids, mask = minilm_tokenize(texts, max_seq_length=max_seq_length)
     ids = np.pad(ids, ((0, 0), (0, max_seq_length - ids.shape[1]))); mask = np.pad(mask, ((0, 0), (0, max_seq_length - mask.shape[1])))
     model = _forward(_shared_encoder(True), jit_compile=True)
     def timed(fn):
