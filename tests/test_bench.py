@@ -1,12 +1,14 @@
 """The leaderboard is built from the committed benchmark JSON, not typed by hand."""
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from textmine.bench.leaderboard import classification_board, clustering_board, embeddings_board, leaderboard_markdown, load_results
 
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "bench"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results" / "bench"
 
 
 def test_committed_results_are_full_runs_with_their_environment():
@@ -74,3 +76,16 @@ def test_benchmark_settings_are_the_winners_of_the_committed_tuning_runs(task, m
         assert res["best_settings"][corpus] == grid[best]
         shared = grid[next(iter(grid))]   # the first grid entry is the benchmark's shared setting
         assert table[corpus].get(key, shared) == grid[best], corpus
+
+
+def test_readme_leaderboard_cells_are_the_reports_cells():
+    "Every score cell of the README's classification and clustering tables stands, as written, in a committed report."
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reports = " ".join(re.sub(r" *\| *", "|", p.read_text(encoding="utf-8")) for p in RESULTS.glob("*/report.md"))
+    cells = []
+    for title in ("### Classification: test-split accuracy", "### Clustering: NMI against the true classes"):
+        table = [l for l in readme.split(title)[1].split("###")[0].splitlines() if l.startswith("|")][2:]
+        cells += [c.strip().strip("*") for l in table for c in l.strip().strip("|").split("|")[1:] if c.strip() != "-"]
+    assert len(cells) > 60
+    missing = [c for c in cells if f"|{c}|" not in reports]
+    assert not missing, missing

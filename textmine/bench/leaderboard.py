@@ -44,15 +44,17 @@ def _board(rows: list, row_key: str, metric: str, order: list | None = None) -> 
     return cells.fillna("-").loc[list(dict.fromkeys(df[row_key]))]
 
 def _same_or_renamed(rows: list, row_key: str, metric: str) -> list:
-    "Rows of one (corpus, model) from several tasks: kept once if they agree, else the later task's model is renamed."
+    "Rows of one (corpus, model) from several tasks: kept once if the later task's seeds all agree with the first's, else renamed whole."
+    scores = {}  # (corpus, model, task) -> {seed: score}
+    for r in rows: scores.setdefault((r[row_key], r["model"], r["task"]), {})[r["seed"]] = r[metric]
     first, out = {}, []
     for r in rows:
         key = (r[row_key], r["model"])
-        first.setdefault(key, r["task"])
-        if r["task"] != first[key]:
-            twin = [o for o in rows if o["task"] == first[key] and (o[row_key], o["model"], o["seed"]) == (*key, r["seed"])]
-            if twin and abs(twin[0][metric] - r[metric]) < 1e-9: continue   # the same measurement, counted once
-            r = {**r, "model": f"{r['model']} ({r['task']} bench)"}
+        task = first.setdefault(key, r["task"])
+        if r["task"] != task:
+            mine, theirs = scores[(*key, r["task"])], scores[(*key, task)]
+            if mine.keys() <= theirs.keys() and all(abs(mine[s] - theirs[s]) < 1e-9 for s in mine): continue  # one measurement
+            r = {**r, "model": f"{r['model']} ({r['task']} bench)"}   # another measurement: every seed of it, under its own name
         out.append(r)
     return out
 
