@@ -315,7 +315,7 @@ class SkipGramNS(keras.Model):
         return float(self.loss_tracker.result())
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "seed": self.random_state}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "random_state": self.random_state}
 
 # %% ../nbs/04_embeddings.ipynb #2fc348f8
 class LineCorpus:
@@ -568,7 +568,7 @@ class GloVeModel(keras.Model):
         return (ops.sum(self.W(i) * self.W_tilde(j), axis=-1) + self.b(i)[..., 0] + self.b_tilde(j)[..., 0])
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "seed": self.random_state}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "random_state": self.random_state}
 
 class _SummedLoss(keras.losses.Loss):
     "A per-entry loss function summed over the batch (Keras' default would average it)."
