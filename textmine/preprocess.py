@@ -302,7 +302,11 @@ def stopwords_for(language: str = "en",  # "en" (scikit-learn's list), "zh" or a
                   keep: Iterable[str] = (),  # words to take out, e.g. negations for sentiment analysis
                  ) -> frozenset:
     "The stopwords of `language`, plus `extra`, minus `keep`."
-    return (_base_stopwords(language) | set(check_texts(extra, "extra"))) - set(check_texts(keep, "keep"))
+    return (_base_stopwords(language) | _words(extra, "extra")) - _words(keep, "keep")
+
+def _words(words, name: str) -> frozenset:
+    "A collection of words (a list, or a set: its order does not matter here) as a frozenset, every item checked to be a str."
+    return frozenset(check_texts(list(words) if isinstance(words, (set, frozenset)) else words, name))
 
 def remove_stopwords(tokens: Iterable[str],  # tokens of one text
                      stopwords: str | Iterable[str] = "en",  # a language code for `stopwords_for`, or your own words
@@ -436,7 +440,7 @@ class TextPreprocessor(BaseEstimator, TransformerMixin):
         lo, hi = _ngram_range(self.ngram_range, "ngram_range")
         if isinstance(self.stopwords, str): check_choice(self.stopwords, "stopwords", ("default",))
         stop = (None if self.stopwords is None else stopwords_for(language) if isinstance(self.stopwords, str)
-                else frozenset(check_texts(self.stopwords, "stopwords")))
+                else _words(self.stopwords, "stopwords"))
         split = char_tokenize if unit == "chars" else segment_zh if language == "zh" else tokenize
         def analyze(text: str) -> list[str]:
             text = clean_text(text, strip_html=self.strip_html, lower=self.lower)
